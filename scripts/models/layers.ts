@@ -1,0 +1,163 @@
+/**
+ * Transformer building blocks on top of GraphBuilder: linear, RMSNorm, rotary embeddings, masked
+ * multi-head attention with a KV cache, and the MLPs. Shapes in comments: B batch, T new steps,
+ * P past slots, S = P + T, H heads, D head dim.
+ */
+import type { GraphBuilder } from './graph-builder.ts';
+
+/** Masked-out attention scores: large and finite, so a row with nothing to attend to stays NaN-free. */
+const MASKED_SCORE = -1e9;
+const RMS_NORM_EPSILON = 1e-6;
+const ROPE_BASE = 10000;
+
+/** x[..., inDim] @ W[inDim, outDim] (+ bias); W ~ N(0, gain²/inDim). */
+export function linear(
+  b: GraphBuilder,
+  x: string,
+  name: string,
+  inDim: number,
+  outDim: number,
+  options: { gain?: number; bias?: Float32Array } = {},
+): string {
+  return b.scoped(name, () => {
+    const weight = b.randomWeight('weight', [inDim, outDim], (options.gain ?? 1) / Math.sqrt(inDim));
+    const product = b.op('MatMul', [x, weight]);
+    if (options.bias === undefined) return product;
+    return b.op('Add', [product, b.floatWeight('bias', [outDim], options.bias)]);
+  });
+}
+
+/** RMSNorm over the last axis with a learned scale (initialised to ones, as in Llama). */
+export function rmsNorm(b: GraphBuilder, x: string, name: string, dim: number): string {
+  return b.scoped(name, () => {
+    const meanSquare = b.op('ReduceMean', [b.op('Mul', [x, x])], {
+      attributes: [
+        { name: 'axes', kind: 'ints', value: [-1] },
+        { name: 'keepdims', kind: 'int', value: 1 },
+      ],
+    });
+    const rms = b.op('Sqrt', [b.op('Add', [meanSquare, b.floatConstant([RMS_NORM_EPSILON])])]);
+    const scale = b.floatWeight('weight', [dim], new Float32Array(dim).fill(1));
+    return b.op('Mul', [b.op('Div', [x, rms]), scale]);
+  });
+}
+
+export interface RotaryTables {
+  /** [B, 1, T, D], broadcast over heads. */
+  cos: string;
+  sin: string;
+}
+
+/** cos/sin tables of the rotary embedding for absolute positions `positionIds` [B, T] (int64). */
+export function rotaryTables(b: GraphBuilder, positionIds: string, headDim: number): RotaryTables {
+  return b.scoped('rotary', () => {
+    const half = headDim / 2;
+    const inverseFrequencies = Array.from({ length: half }, (_, i) => Math.pow(ROPE_BASE, (-2 * i) / headDim));
+    const positions = b.op('Unsqueeze', [b.op('Cast', [positionIds], { attributes: [{ name: 'to', kind: 'int', value: 1 }] }), b.int64Constant([2])]);
+    const angles = b.op('Mul', [positions, b.floatConstant(inverseFrequencies, [half])]); // [B, T, D/2]
+    const both = b.op('Concat', [angles, angles], { attributes: [{ name: 'axis', kind: 'int', value: -1 }] });
+    const perHead = b.op('Unsqueeze', [both, b.int64Constant([1])]); // [B, 1, T, D]
+    return { cos: b.op('Cos', [perHead]), sin: b.op('Sin', [perHead]) };
+  });
+}
+
+/** Rotates pairs (i, i + D/2) of x [B, H, T, D] — the "rotate_half" convention of HF Llama. */
+export function applyRotary(b: GraphBuilder, x: string, tables: RotaryTables, headDim: number): string {
+  const half = headDim / 2;
+  const axis = b.int64Constant([3]);
+  const first = b.op('Slice', [x, b.int64Constant([0]), b.int64Constant([half]), axis]);
+  const second = b.op('Slice', [x, b.int64Constant([half]), b.int64Constant([headDim]), axis]);
+  const rotated = b.op('Concat', [b.op('Neg', [second]), first], { attributes: [{ name: 'axis', kind: 'int', value: 3 }] });
+  return b.op('Add', [b.op('Mul', [x, tables.cos]), b.op('Mul', [rotated, tables.sin])]);
+}
+
+/** attention_mask [B, S] (int64, 1 = real) -> bool [B, 1, 1, S] broadcastable over heads and queries. */
+export function keyValidity(b: GraphBuilder, attentionMask: string): string {
+  const isReal = b.op('Cast', [attentionMask], { attributes: [{ name: 'to', kind: 'int', value: 9 }] });
+  return b.op('Unsqueeze', [isReal, b.int64Constant([1, 2])]);
+}
+
+/**
+ * Causal-by-slot mask [T, S]: new step t (slot P + t) may see slot s iff s <= P + t. P is read from
+ * the past cache's shape so the graph works for any past length, including 0.
+ */
+export function causalBySlot(b: GraphBuilder, newSteps: string, pastKey: string): string {
+  return b.scoped('causal', () => {
+    const scalarAt = (tensor: string, index: number): string => b.op('Gather', [b.op('Shape', [tensor]), b.int64Constant([index], [])]);
+    const pastLength = scalarAt(pastKey, 2);
+    const total = b.op('Add', [pastLength, scalarAt(newSteps, 1)]);
+    const one = b.int64Constant([1], []);
+    const keySlots = b.op('Unsqueeze', [b.op('Range', [b.int64Constant([0], []), total, one]), b.int64Constant([0])]); // [1, S]
+    const querySlots = b.op('Unsqueeze', [b.op('Range', [pastLength, total, one]), b.int64Constant([1])]); // [T, 1]
+    return b.op('LessOrEqual', [keySlots, querySlots]);
+  });
+}
+
+export interface AttentionParams {
+  x: string;
+  dModel: number;
+  numHeads: number;
+  headDim: number;
+  rotary: RotaryTables;
+  pastKey: string;
+  pastValue: string;
+  /** bool, broadcastable to [B, H, T, S]: true where a query may attend to a key slot. */
+  allowed: string;
+  presentKeyName: string;
+  presentValueName: string;
+}
+
+/** Multi-head self-attention over [past ; new] with rotary q/k; writes the present cache outputs. */
+export function attention(b: GraphBuilder, name: string, p: AttentionParams): string {
+  return b.scoped(name, () => {
+    const inner = p.numHeads * p.headDim;
+    const heads = (projection: string): string => {
+      const split = b.op('Reshape', [linear(b, p.x, projection, p.dModel, inner), b.int64Constant([0, 0, p.numHeads, p.headDim])]);
+      return b.op('Transpose', [split], { attributes: [{ name: 'perm', kind: 'ints', value: [0, 2, 1, 3] }] }); // [B, H, T, D]
+    };
+    const query = applyRotary(b, heads('q_proj'), p.rotary, p.headDim);
+    const key = applyRotary(b, heads('k_proj'), p.rotary, p.headDim);
+    const value = heads('v_proj');
+    const onSequence = { attributes: [{ name: 'axis', kind: 'int', value: 2 }] } as const;
+    const presentKey = b.op('Concat', [p.pastKey, key], { ...onSequence, outputName: p.presentKeyName });
+    const presentValue = b.op('Concat', [p.pastValue, value], { ...onSequence, outputName: p.presentValueName });
+
+    const keyT = b.op('Transpose', [presentKey], { attributes: [{ name: 'perm', kind: 'ints', value: [0, 1, 3, 2] }] });
+    const scores = b.op('Mul', [b.op('MatMul', [query, keyT]), b.floatConstant([1 / Math.sqrt(p.headDim)])]); // [B, H, T, S]
+    const masked = b.op('Where', [p.allowed, scores, b.floatConstant([MASKED_SCORE])]);
+    const weights = b.op('Softmax', [masked], { attributes: [{ name: 'axis', kind: 'int', value: -1 }] });
+    const context = b.op('Transpose', [b.op('MatMul', [weights, presentValue])], {
+      attributes: [{ name: 'perm', kind: 'ints', value: [0, 2, 1, 3] }],
+    });
+    const merged = b.op('Reshape', [context, b.int64Constant([0, 0, inner])]);
+    return linear(b, merged, 'o_proj', inner, p.dModel);
+  });
+}
+
+/** x * sigmoid(x) */
+export function silu(b: GraphBuilder, x: string): string {
+  return b.op('Mul', [x, b.op('Sigmoid', [x])]);
+}
+
+/** Exact GELU, 0.5·x·(1 + erf(x/√2)), as in wav2vec 2.0. */
+export function gelu(b: GraphBuilder, x: string): string {
+  const erf = b.op('Erf', [b.op('Mul', [x, b.floatConstant([Math.SQRT1_2])])]);
+  return b.op('Mul', [b.op('Mul', [x, b.floatConstant([0.5])]), b.op('Add', [erf, b.floatConstant([1])])]);
+}
+
+/** Llama's gated MLP: down(silu(gate(x)) * up(x)). */
+export function gatedMlp(b: GraphBuilder, x: string, name: string, dim: number, hiddenDim: number): string {
+  return b.scoped(name, () => {
+    const gate = silu(b, linear(b, x, 'gate_proj', dim, hiddenDim));
+    const up = linear(b, x, 'up_proj', dim, hiddenDim);
+    return linear(b, b.op('Mul', [gate, up]), 'down_proj', hiddenDim, dim);
+  });
+}
+
+/** Transformer-encoder MLP: fc2(gelu(fc1(x))). */
+export function geluMlp(b: GraphBuilder, x: string, name: string, dim: number, hiddenDim: number): string {
+  return b.scoped(name, () => {
+    const hidden = gelu(b, linear(b, x, 'fc1', dim, hiddenDim, { bias: new Float32Array(hiddenDim) }));
+    return linear(b, hidden, 'fc2', hiddenDim, dim, { bias: new Float32Array(dim) });
+  });
+}

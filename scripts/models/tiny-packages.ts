@@ -1,0 +1,86 @@
+/**
+ * The four embedded packages: one per language pair of the original API. Everything that differs
+ * between them (vocabulary, joiner, system-prompt words, end-of-chunk bias) is declared here.
+ */
+import { chineseCharacters, chinesePunctuation } from './vocabulary/chinese.ts';
+import { germanWords } from './vocabulary/german.ts';
+import { italianWords } from './vocabulary/italian.ts';
+import { spanishWords } from './vocabulary/spanish.ts';
+import { plainVocabulary, sentencePieceVocabulary, WORD_BOUNDARY } from './vocabulary.ts';
+import type { Vocabulary } from './vocabulary.ts';
+
+export interface TinyPackageDefinition {
+  /** Folder name under models/, also the seed of every weight. */
+  name: string;
+  /** Exact pair string of the original API. */
+  languagePair: string;
+  targetLanguage: string;
+  decoding: 'plain' | 'sentencepiece';
+  targetJoiner: string;
+  vocabulary: Vocabulary;
+  /** Ids of the system prompt's words ("translate into <target>"), between `<|system|>` and `<|end|>`. */
+  instructionIds: number[];
+  /**
+   * Logit bias of the end-of-chunk token. Tuned by measurement (test/scripts/models/eos-rate.test.ts)
+   * so greedy decoding of noise ends a chunk early in roughly a third of the chunks.
+   */
+  endOfChunkBias: number;
+}
+
+function words(vocabulary: Vocabulary, text: string): number[] {
+  return text.split(' ').map((word) => vocabulary.idOf(WORD_BOUNDARY + word));
+}
+
+function characters(vocabulary: Vocabulary, text: string): number[] {
+  return Array.from(text, (character) => vocabulary.idOf(character));
+}
+
+/** Builds the four package definitions (fresh objects each call). */
+export function tinyPackageDefinitions(): TinyPackageDefinition[] {
+  const zh = plainVocabulary([...chineseCharacters, ...chinesePunctuation]);
+  const it = sentencePieceVocabulary(italianWords);
+  const de = sentencePieceVocabulary(germanWords);
+  const es = sentencePieceVocabulary(spanishWords);
+  return [
+    {
+      name: 'tiny-en-zh',
+      languagePair: 'English -> Chinese',
+      targetLanguage: 'Chinese',
+      decoding: 'plain',
+      targetJoiner: '',
+      vocabulary: zh,
+      instructionIds: characters(zh, '把英语翻译成中文'),
+      endOfChunkBias: 3,
+    },
+    {
+      name: 'tiny-en-it',
+      languagePair: 'English -> Italian',
+      targetLanguage: 'Italian',
+      decoding: 'sentencepiece',
+      targetJoiner: ' ',
+      vocabulary: it,
+      instructionIds: words(it, 'traduci in italiano'),
+      endOfChunkBias: 3,
+    },
+    {
+      name: 'tiny-en-de',
+      languagePair: 'English -> German',
+      targetLanguage: 'German',
+      decoding: 'sentencepiece',
+      targetJoiner: ' ',
+      vocabulary: de,
+      instructionIds: words(de, 'übersetze ins Deutsche'),
+      endOfChunkBias: 3,
+    },
+    {
+      name: 'tiny-en-es',
+      languagePair: 'English -> Spanish',
+      targetLanguage: 'Spanish',
+      decoding: 'sentencepiece',
+      targetJoiner: ' ',
+      vocabulary: es,
+      instructionIds: words(es, 'traduce al español'),
+      endOfChunkBias: 3,
+    },
+  ];
+}

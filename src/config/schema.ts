@@ -1,0 +1,125 @@
+/**
+ * The one configuration schema. Every default lives here, so `--create-default` writes exactly
+ * what the server would use. Objects are strict: a misspelt key in a config file is an error, not
+ * a silently ignored setting.
+ */
+import { z } from 'zod';
+
+const port = z.number().int().min(0).max(65535);
+const positiveInt = z.number().int().min(1);
+const nonNegativeNumber = z.number().finite().min(0);
+
+const deviceGroupSchema = z.strictObject({
+  /** "cpu" or "cuda:<n>" (n = index among CUDA_VISIBLE_DEVICES). */
+  device: z.string().regex(/^(cpu|cuda:\d+)$/, 'must be "cpu" or "cuda:<index>"'),
+  workers: positiveInt.max(64),
+  intraOpThreads: positiveInt.max(256),
+  languagePairs: z.array(z.string().min(1)).optional(),
+});
+
+export const serverConfigSchema = z.strictObject({
+  server: z
+    .strictObject({
+      host: z.string().min(1).default('0.0.0.0'),
+      port: port.default(8000),
+      /** Largest HTTP request body accepted (JSON and form bodies are tiny in this API). */
+      bodyLimitBytes: positiveInt.default(1024 * 1024),
+      /** How long shutdown waits for in-flight batches before terminating workers. */
+      shutdownGraceMs: nonNegativeNumber.default(10_000),
+      trustProxy: z.boolean().default(false),
+    })
+    .prefault({}),
+  cors: z
+    .strictObject({
+      /** ["*"] reflects any Origin (the original's behaviour); otherwise an allow-list. */
+      origins: z.array(z.string().min(1)).min(1).default(['*']),
+      credentials: z.boolean().default(true),
+    })
+    .prefault({}),
+  admin: z
+    .strictObject({
+      /**
+       * When set, /ray/configure and /configure_dynamic_schedule require
+       * `Authorization: Bearer <token>` (or `X-Admin-Token`). Unset keeps the original's open access.
+       */
+      token: z.string().min(8).nullable().default(null),
+    })
+    .prefault({}),
+  paths: z
+    .strictObject({
+      /** Candidate folders for the web client, first existing wins (relative to the working directory). */
+      staticDirs: z.array(z.string().min(1)).min(1).default(['static', 'serve/static', '../static']),
+      logsDir: z.string().min(1).default('logs'),
+      /** The only folder /export_session_delays* may write into. */
+      exportDir: z.string().min(1).default('evaluation_results'),
+    })
+    .prefault({}),
+  logging: z
+    .strictObject({
+      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      /** "auto" = pretty when stdout is a TTY. */
+      pretty: z.enum(['auto', 'always', 'never']).default('auto'),
+      /** Also write logs/ray_infinisst_api_<timestamp>.log. */
+      toFile: z.boolean().default(true),
+      /** Transcripts and translations are personal data: redacted from logs unless enabled. */
+      logTranscripts: z.boolean().default(false),
+    })
+    .prefault({}),
+  sessions: z
+    .strictObject({
+      /** Sessions translating at once; further /init calls wait in a FIFO queue. */
+      maxActiveSessions: positiveInt.max(100_000).default(32),
+      /** Sessions allowed to wait; beyond this /init answers 503. */
+      maxQueuedSessions: z.number().int().min(0).max(100_000).default(64),
+      /** A session with neither ping nor frame for this long is deleted (original: 300 s). */
+      idleTimeoutMs: positiveInt.default(300_000),
+      sweepIntervalMs: positiveInt.default(5_000),
+      defaultLatencyMultiplier: positiveInt.max(16).default(2),
+      /** Bounded in-memory log of session events for /debug/session_history. */
+      historySize: z.number().int().min(0).max(100_000).default(200),
+      /** /health and /debug list session ids with the unguessable part masked unless enabled. */
+      exposeSessionIds: z.boolean().default(false),
+    })
+    .prefault({}),
+  websocket: z
+    .strictObject({
+      /** Largest audio frame accepted, in samples (browser sends at most 15 360 × 4). */
+      maxFrameSamples: positiveInt.default(15_360 * 8),
+      /** Protocol-level ping period; a socket missing two pongs is terminated. */
+      pingIntervalMs: positiveInt.default(20_000),
+    })
+    .prefault({}),
+  engine: z
+    .strictObject({
+      modelsDir: z.string().min(1).default('models'),
+      /** Package folder names to load; null = every package in modelsDir. */
+      models: z.array(z.string().min(1)).min(1).nullable().default(null),
+      // Two cores: one worker with two intra-op threads by default. One worker × 2 threads and two
+      // workers × 1 thread both fit; the engine benchmark (npm run bench:engine) decides.
+      devices: z.array(deviceGroupSchema).min(1).default([{ device: 'cpu', workers: 1, intraOpThreads: 2 }]),
+      /** Provider preference overriding the manifests', e.g. ["cuda", "cpu"]; null = manifests'. */
+      executionProviders: z.array(z.string().min(1)).min(1).nullable().default(null),
+      batching: z
+        .strictObject({
+          maxBatchSize: positiveInt.max(1024).default(32),
+          maxWaitMs: nonNegativeNumber.default(100),
+          maxQueueSize: positiveInt.default(1024),
+        })
+        .prefault({}),
+      requestDeadlineMs: positiveInt.default(30_000),
+      /** null = the manifests' beam size. */
+      beamSize: positiveInt.max(64).nullable().default(null),
+      streamHighWaterMs: positiveInt.default(20_000),
+      streamMaxPendingMs: positiveInt.default(60_000),
+    })
+    .prefault({}),
+  evaluation: z
+    .strictObject({
+      /** Per session, output segments kept for delay statistics (oldest dropped beyond). */
+      maxSegmentsPerSession: positiveInt.default(10_000),
+    })
+    .prefault({}),
+});
+
+export type ServerConfig = z.output<typeof serverConfigSchema>;
+export type DeviceGroupConfig = z.output<typeof deviceGroupSchema>;

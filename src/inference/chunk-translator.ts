@@ -1,0 +1,130 @@
+import type { DynamicBatcher } from '../batching/dynamic-batcher.ts';
+import type { DecodeItem, DecodeOutput, PrefillItem, PrefillOutput } from './batch-messages.ts';
+import { bestBeam, startBeams, stepBeams, type BeamSearchConfig, type Hypothesis } from './beam-search.ts';
+import { concatCaches, emptyCache, trimCache, type KvCache, type KvShape } from './kv-cache.ts';
+import type { ModelPackage } from './manifest.ts';
+import { decodeTokens } from './token-decoder.ts';
+
+/**
+ * A stream's model state between chunks. It lives with the stream (main thread) and travels to
+ * a worker inside each batch item, so any worker can serve the next chunk and a dead worker
+ * costs at most the context of the chunk it was running.
+ */
+export interface ModelState {
+  encoderCache: KvCache;
+  encoderNextFrame: number;
+  decoderCache: KvCache;
+  decoderNextPosition: number;
+  /** Tokens chosen but not yet fed (the previous chunk's last token). */
+  pendingTokens: number[];
+  /** First chunk of the stream (or after a reset) uses the `first` prompt with the system prompt. */
+  hasContext: boolean;
+}
+
+export function freshModelState(): ModelState {
+  return { encoderCache: emptyCache(), encoderNextFrame: 0, decoderCache: emptyCache(), decoderNextPosition: 0, pendingTokens: [], hasContext: false };
+}
+
+/** True once a state's buffers were handed to a worker that never gave them back. */
+export function isStateLost(state: ModelState): boolean {
+  const detached = (cache: KvCache) => cache.length > 0 && cache.data.byteLength === 0;
+  return detached(state.encoderCache) || detached(state.decoderCache);
+}
+
+export type BatchItem = { key: string; prefill: PrefillItem } | { key: string; decode: DecodeItem };
+export type BatchOutput = PrefillOutput | DecodeOutput;
+
+export interface ChunkTranslation {
+  state: ModelState;
+  tokens: number[];
+  text: string;
+}
+
+/**
+ * The streaming policy for one model: a chunk is one prefill then decode steps until every beam
+ * ends the chunk or reaches 10 × multiplier tokens (spec §6.4), each step a batch item that the
+ * dynamic batcher groups with other sessions' work.
+ */
+export class ChunkTranslator {
+  private readonly decoderShape: KvShape;
+
+  constructor(
+    readonly pkg: ModelPackage,
+    private readonly batcher: DynamicBatcher<BatchItem, BatchOutput>,
+    private readonly beamSize: number,
+  ) {
+    const m = pkg.manifest;
+    this.decoderShape = { layers: m.decoder.numLayers, heads: m.decoder.numKeyValueHeads, headDim: m.decoder.headDim };
+  }
+
+  /** Translates one whole chunk. On failure the state's buffers may be lost (see isStateLost). */
+  async translate(key: string, state: ModelState, audio: Float32Array, multiplier: number, languagePair: string): Promise<ChunkTranslation> {
+    const m = this.pkg.manifest;
+    const pair = m.languagePairs[languagePair];
+    if (!pair) throw new Error(`model ${m.name} does not serve ${languagePair}`);
+    const template = state.hasContext ? pair.prompt.next : pair.prompt.first;
+    const speechCount = m.encoder.embeddingsPerSegment * multiplier;
+    const inputIds = Int32Array.from([
+      ...state.pendingTokens,
+      ...template.prefix,
+      ...new Array<number>(speechCount).fill(m.specialTokens.speechPlaceholder),
+      ...template.suffix,
+    ]);
+    const config: BeamSearchConfig = {
+      beamSize: this.beamSize,
+      maxNewTokens: m.generation.maxNewTokensPerMultiplier * multiplier,
+      endOfChunk: new Set(m.specialTokens.endOfChunk),
+      lengthPenalty: m.generation.lengthPenalty,
+    };
+    const topK = Math.max(2 * this.beamSize, 2);
+    const prefill = (await this.batcher.submit('prefill', {
+      key,
+      prefill: {
+        audio,
+        encoderCache: state.encoderCache,
+        encoderNextFrame: state.encoderNextFrame,
+        decoderCache: state.decoderCache,
+        decoderNextPosition: state.decoderNextPosition,
+        inputIds,
+        speechOffset: state.pendingTokens.length + template.prefix.length,
+        topK,
+      },
+    })) as PrefillOutput;
+
+    let baseCache = prefill.decoderCache;
+    const baseNextPosition = state.decoderNextPosition + inputIds.length;
+    let beams: Hypothesis[] = startBeams({ topIds: prefill.topIds, topLogProbs: prefill.topLogProbs }, config);
+    while (beams.some((b) => !b.isFinished)) {
+      const live = beams.filter((b) => !b.isFinished);
+      const step = (await this.batcher.submit('decode', {
+        key,
+        decode: {
+          baseCache,
+          baseNextPosition,
+          beams: live.map((b) => ({ suffixCache: b.suffixCache, token: b.tokens[b.tokens.length - 1] ?? m.specialTokens.pad })),
+          topK,
+        },
+      })) as DecodeOutput;
+      baseCache = step.baseCache;
+      beams = stepBeams(this.decoderShape, beams, step.beams, config);
+    }
+
+    const winner = bestBeam(beams, config.lengthPenalty);
+    const contextTokens = Math.max(0, winner.tokens.length - 1);
+    const keepPrefix = m.decoder.keepPrefixTokens > 0 ? m.decoder.keepPrefixTokens : pair.prompt.first.prefix.length;
+    const decoderCache = trimCache(this.decoderShape, concatCaches(this.decoderShape, [baseCache, winner.suffixCache]), m.decoder.maxCacheTokens, keepPrefix);
+    const last = winner.tokens[winner.tokens.length - 1];
+    return {
+      state: {
+        encoderCache: prefill.encoderCache,
+        encoderNextFrame: state.encoderNextFrame + m.encoder.framesPerSegment * multiplier,
+        decoderCache,
+        decoderNextPosition: baseNextPosition + contextTokens,
+        pendingTokens: last === undefined ? [] : [last],
+        hasContext: true,
+      },
+      tokens: winner.tokens,
+      text: decodeTokens(winner.tokens, this.pkg.tokens, m).trim(),
+    };
+  }
+}

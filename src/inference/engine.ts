@@ -1,0 +1,254 @@
+import { randomUUID } from 'node:crypto';
+import { readdir, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { DynamicBatcher } from '../batching/dynamic-batcher.ts';
+import { AppError } from '../errors.ts';
+import { requestArrays, transferListOf, type InjectedFault, type ModelBatchRequest, type ModelBatchResponse } from './batch-messages.ts';
+import { ChunkTranslator, type BatchItem, type BatchOutput } from './chunk-translator.ts';
+import type { DeviceGroupOptions, EngineOptions } from './engine-options.ts';
+import { loadModelPackage, type ModelPackage } from './manifest.ts';
+import type { ModelWorkerData } from './model-worker.ts';
+import { EngineStream } from './translation-stream.ts';
+import type { BatchingSettings, EngineStats, LanguagePairInfo, StreamListener, TranslationEngine, TranslationStream } from './translation-engine.ts';
+import { WorkerPool } from './worker-pool.ts';
+
+const WORKER_SCRIPT = new URL('./model-worker.ts', import.meta.url);
+
+/** One device group's workers and, per model it serves, a batcher and the policy on top. */
+interface DeviceGroup {
+  options: DeviceGroupOptions;
+  pool: WorkerPool<ModelBatchRequest, ModelBatchResponse>;
+  lanes: Map<string, { pkg: ModelPackage; batcher: DynamicBatcher<BatchItem, BatchOutput>; translator: ChunkTranslator }>;
+  openStreams: number;
+}
+
+async function discoverPackages(options: EngineOptions): Promise<ModelPackage[]> {
+  const root = resolve(options.modelsDir);
+  let names = options.models;
+  if (!names) {
+    let entries: string[];
+    try {
+      entries = await readdir(root);
+    } catch {
+      throw new AppError('modelInvalid', `models folder ${root} does not exist: create it, or point the config's models directory at your model packages`);
+    }
+    names = [];
+    for (const name of entries.sort()) {
+      const isPackage = await stat(join(root, name, 'manifest.json')).then((s) => s.isFile(), () => false);
+      if (isPackage) names.push(name);
+    }
+  }
+  if (names.length === 0) throw new AppError('modelInvalid', `no model packages (folders with manifest.json) in ${root}; run "npm run generate:models" or add a model`);
+  return Promise.all(names.map((name) => loadModelPackage(join(root, name))));
+}
+
+/**
+ * The inference engine: model packages on worker pools (one per device group), a dynamic
+ * batcher per model and group, and streams that turn audio into cumulative text.
+ */
+export class Engine implements TranslationEngine {
+  private readonly pairToModel = new Map<string, ModelPackage>();
+  private openStreamCount = 0;
+  private chunksProcessed = 0;
+  private chunkErrors = 0;
+  private pendingFault: InjectedFault | undefined;
+  private isClosing = false;
+
+  private constructor(
+    private readonly options: EngineOptions,
+    private readonly groups: DeviceGroup[],
+    packages: ModelPackage[],
+    private batching: BatchingSettings,
+  ) {
+    for (const pkg of packages) {
+      for (const pair of Object.keys(pkg.manifest.languagePairs)) {
+        if (this.pairToModel.has(pair)) options.logger?.warn({ pair, model: pkg.manifest.name }, 'language pair served by two packages; keeping the first');
+        else this.pairToModel.set(pair, pkg);
+      }
+    }
+  }
+
+  /** Loads every package, starts the workers (they load the graphs) and wires the batchers. */
+  static async create(options: EngineOptions): Promise<Engine> {
+    const packages = await discoverPackages(options);
+    const groups: DeviceGroup[] = [];
+    try {
+      for (const groupOptions of options.devices) {
+        const served = packages.filter((pkg) => !groupOptions.languagePairs?.length || Object.keys(pkg.manifest.languagePairs).some((p) => groupOptions.languagePairs?.includes(p)));
+        if (served.length === 0) continue;
+        const workerData: ModelWorkerData = {
+          packageDirs: served.map((p) => p.dir),
+          providers: options.executionProviders ?? [],
+          device: groupOptions.device,
+          intraOpThreads: groupOptions.intraOpThreads,
+        };
+        const pool = await WorkerPool.start<ModelBatchRequest, ModelBatchResponse>({
+          name: `models@${groupOptions.device}`,
+          script: WORKER_SCRIPT,
+          size: groupOptions.workers,
+          workerData: () => workerData,
+          deadlineMs: options.requestDeadlineMs,
+          ...(options.logger ? { logger: options.logger } : {}),
+        });
+        groups.push({ options: groupOptions, pool, lanes: new Map(), openStreams: 0 });
+      }
+    } catch (error) {
+      await Promise.allSettled(groups.map((g) => g.pool.close()));
+      throw error;
+    }
+    if (groups.length === 0) throw new AppError('modelInvalid', 'no device group serves any loaded language pair; check the devices section of the config');
+    const engine = new Engine(options, groups, packages, { ...options.batching });
+    for (const group of groups) engine.wireGroup(group, packages);
+    for (const info of engine.languagePairs()) options.logger?.info({ ...info }, 'language pair ready');
+    return engine;
+  }
+
+  private wireGroup(group: DeviceGroup, packages: ModelPackage[]): void {
+    const served = packages.filter((pkg) => !group.options.languagePairs?.length || Object.keys(pkg.manifest.languagePairs).some((p) => group.options.languagePairs?.includes(p)));
+    for (const pkg of served) {
+      const model = pkg.manifest.name;
+      const batcher: DynamicBatcher<BatchItem, BatchOutput> = new DynamicBatcher<BatchItem, BatchOutput>({
+        lanes: ['prefill', 'decode'],
+        ...this.batching,
+        // A batch may start only when a worker of the group is free to take it right away.
+        concurrency: () => batcher.runningBatches + group.pool.idleCount,
+        starvationMs: Math.max(4 * this.batching.maxWaitMs, 200),
+        sizeOf: (item) => ('decode' in item ? item.decode.beams.length : 1),
+        keyOf: (item) => item.key,
+        run: (lane, items) => this.runBatch(group, model, lane, items),
+      });
+      const beamSize = this.options.beamSize ?? pkg.manifest.generation.beamSize;
+      group.lanes.set(model, { pkg, batcher, translator: new ChunkTranslator(pkg, batcher, beamSize) });
+    }
+    group.pool.onIdle(() => {
+      for (const lane of group.lanes.values()) lane.batcher.poke();
+    });
+  }
+
+  private async runBatch(group: DeviceGroup, model: string, lane: string, items: BatchItem[]): Promise<BatchOutput[]> {
+    const fault = this.pendingFault;
+    this.pendingFault = undefined;
+    const request: ModelBatchRequest =
+      lane === 'prefill'
+        ? { kind: 'prefill', model, items: items.flatMap((i) => ('prefill' in i ? [i.prefill] : [])) }
+        : { kind: 'decode', model, items: items.flatMap((i) => ('decode' in i ? [i.decode] : [])) };
+    if (request.items.length !== items.length) throw new AppError('internal', `mixed batch in lane ${lane}`);
+    if (fault) request.fault = fault;
+    const response = await group.pool.run(request, { transfer: transferListOf(requestArrays(request)) });
+    return response.items;
+  }
+
+  languagePairs(): LanguagePairInfo[] {
+    const workers = this.groups.flatMap((g) => g.pool.stats());
+    return [...this.pairToModel.entries()].map(([languagePair, pkg]) => {
+      const group = this.groups.find((g) => g.lanes.has(pkg.manifest.name));
+      const worker = workers.find((w) => w.device === group?.options.device);
+      return {
+        languagePair,
+        modelName: pkg.manifest.name,
+        device: group?.options.device ?? 'none',
+        provider: worker?.provider ?? 'unknown',
+        maxLatencyMultiplier: pkg.manifest.audio.maxLatencyMultiplier,
+      };
+    });
+  }
+
+  isServed(languagePair: string): boolean {
+    const pkg = this.pairToModel.get(languagePair);
+    return pkg !== undefined && this.groups.some((g) => g.lanes.has(pkg.manifest.name));
+  }
+
+  openStream(options: { languagePair: string; latencyMultiplier: number; listener?: StreamListener }): TranslationStream {
+    if (this.isClosing) throw new AppError('engineClosed');
+    const pkg = this.pairToModel.get(options.languagePair);
+    const candidates = pkg ? this.groups.filter((g) => g.lanes.has(pkg.manifest.name)) : [];
+    if (!pkg || candidates.length === 0) {
+      throw new AppError('unsupportedLanguagePair', `language pair "${options.languagePair}" is not served; served: ${[...this.pairToModel.keys()].join(', ')}`);
+    }
+    // Least-loaded placement among the groups serving the pair; state travels with each batch,
+    // so this only balances load, it does not pin state.
+    const group = candidates.reduce((a, b) => (b.openStreams < a.openStreams ? b : a));
+    const lane = group.lanes.get(pkg.manifest.name);
+    const pair = pkg.manifest.languagePairs[options.languagePair];
+    if (!lane || !pair) throw new AppError('internal', 'model lane vanished');
+    group.openStreams++;
+    this.openStreamCount++;
+    return new EngineStream(lane.translator, {
+      key: randomUUID(),
+      languagePair: options.languagePair,
+      latencyMultiplier: options.latencyMultiplier,
+      maxLatencyMultiplier: pkg.manifest.audio.maxLatencyMultiplier,
+      joiner: pair.targetJoiner,
+      highWaterSamples: this.options.streamHighWaterMs * 16,
+      maxPendingSamples: this.options.streamMaxPendingMs * 16,
+      ...(options.listener ? { listener: options.listener } : {}),
+      now: () => performance.now(),
+      onChunkSettled: (ok) => (ok ? this.chunksProcessed++ : this.chunkErrors++),
+      onClosed: () => {
+        group.openStreams--;
+        this.openStreamCount--;
+      },
+    });
+  }
+
+  batchingSettings(): BatchingSettings {
+    return { ...this.batching };
+  }
+
+  configureBatching(patch: Partial<BatchingSettings>): BatchingSettings {
+    const next = { ...this.batching, ...patch };
+    const problems: string[] = [];
+    if (!Number.isInteger(next.maxBatchSize) || next.maxBatchSize < 1 || next.maxBatchSize > 1024) problems.push('maxBatchSize must be an integer from 1 to 1024');
+    if (!Number.isFinite(next.maxWaitMs) || next.maxWaitMs < 0 || next.maxWaitMs > 10_000) problems.push('maxWaitMs must be from 0 to 10000');
+    if (!Number.isInteger(next.maxQueueSize) || next.maxQueueSize < 1) problems.push('maxQueueSize must be a positive integer');
+    if (problems.length > 0) throw new AppError('badRequest', problems.join('; '));
+    this.batching = next;
+    for (const group of this.groups) for (const lane of group.lanes.values()) lane.batcher.configure(next);
+    this.options.logger?.info({ batching: next }, 'batching reconfigured');
+    return { ...next };
+  }
+
+  /** Makes the next batch sent to a worker crash or hang it (recovery tests and drills). */
+  injectWorkerFault(fault: InjectedFault): void {
+    this.pendingFault = fault;
+  }
+
+  stats(): EngineStats {
+    const models: EngineStats['models'] = {};
+    const many = this.groups.length > 1;
+    for (const group of this.groups) {
+      for (const [model, lane] of group.lanes) {
+        const phases = lane.batcher.stats();
+        const empty = { queueDepth: 0, batches: 0, items: 0, batchSizeHistogram: {}, flushReasons: { full: 0, timeout: 0, idle: 0 }, computeMsTotal: 0, computeMsMean: 0, waitMsMean: 0, rejected: 0 };
+        models[many ? `${model}@${group.options.device}` : model] = {
+          languagePairs: Object.keys(lane.pkg.manifest.languagePairs),
+          prefill: phases.prefill ?? empty,
+          decode: phases.decode ?? empty,
+        };
+      }
+    }
+    const workers = this.groups.flatMap((g) => g.pool.stats());
+    return {
+      batching: this.batchingSettings(),
+      models,
+      workers,
+      workerRestarts: this.groups.reduce((sum, g) => sum + g.pool.restarts, 0),
+      openStreams: this.openStreamCount,
+      chunksProcessed: this.chunksProcessed,
+      chunkErrors: this.chunkErrors,
+    };
+  }
+
+  async close(graceMs = 10_000): Promise<void> {
+    if (this.isClosing) return;
+    this.isClosing = true;
+    const drain = Promise.allSettled(this.groups.flatMap((g) => [...g.lanes.values()].map((l) => l.batcher.close())));
+    await Promise.race([drain, new Promise((r) => setTimeout(r, graceMs).unref())]);
+    await Promise.allSettled(this.groups.map((g) => g.pool.close()));
+  }
+}
+
+/** Builds a ready engine. Throws AppError('modelInvalid') with a clear message when models are missing or broken. */
+export function createEngine(options: EngineOptions): Promise<Engine> {
+  return Engine.create(options);
+}

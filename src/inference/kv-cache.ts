@@ -1,0 +1,126 @@
+/**
+ * A session's attention cache in compact form: one Float32Array laid out
+ * [layer][key|value][head][position][headDim], holding exactly `length` positions. Compact
+ * caches travel to workers as transferred buffers and are packed into padded batch tensors there.
+ */
+export interface KvCache {
+  data: Float32Array;
+  length: number;
+}
+
+/** The fixed dimensions of one model's cache. */
+export interface KvShape {
+  layers: number;
+  heads: number;
+  headDim: number;
+}
+
+export function emptyCache(): KvCache {
+  return { data: new Float32Array(0), length: 0 };
+}
+
+/** Number of (layer, key|value, head) blocks; each block is `length × headDim` floats. */
+function blockCount(shape: KvShape): number {
+  return shape.layers * 2 * shape.heads;
+}
+
+/** Concatenates caches along the position axis. */
+export function concatCaches(shape: KvShape, parts: readonly KvCache[]): KvCache {
+  const total = parts.reduce((sum, p) => sum + p.length, 0);
+  const data = new Float32Array(blockCount(shape) * total * shape.headDim);
+  const d = shape.headDim;
+  for (let block = 0; block < blockCount(shape); block++) {
+    let offset = block * total * d;
+    for (const part of parts) {
+      const n = part.length * d;
+      data.set(part.data.subarray(block * n, block * n + n), offset);
+      offset += n;
+    }
+  }
+  return { data, length: total };
+}
+
+/**
+ * Trims a cache to at most `maxLength` positions, keeping the first `keepPrefix` (the system
+ * prompt, as InfiniSST's always_cache_system_prompt) and the most recent ones.
+ */
+export function trimCache(shape: KvShape, cache: KvCache, maxLength: number, keepPrefix: number): KvCache {
+  if (cache.length <= maxLength) return cache;
+  const prefix = Math.min(keepPrefix, maxLength);
+  const recent = maxLength - prefix;
+  const d = shape.headDim;
+  const data = new Float32Array(blockCount(shape) * maxLength * d);
+  for (let block = 0; block < blockCount(shape); block++) {
+    const src = block * cache.length * d;
+    const dst = block * maxLength * d;
+    data.set(cache.data.subarray(src, src + prefix * d), dst);
+    data.set(cache.data.subarray(src + (cache.length - recent) * d, src + cache.length * d), dst + prefix * d);
+  }
+  return { data, length: maxLength };
+}
+
+/**
+ * Packs rows into per-layer batch tensors `[batch, heads, pastLen, headDim]` (zero-padded to the
+ * longest row). Each row is a list of compact caches laid end to end (base cache + beam suffix).
+ * Returns the key/value arrays per layer and each row's real length.
+ */
+export function packPast(shape: KvShape, rows: readonly (readonly KvCache[])[]): { keys: Float32Array[]; values: Float32Array[]; pastLen: number; lengths: number[] } {
+  const lengths = rows.map((parts) => parts.reduce((sum, p) => sum + p.length, 0));
+  const pastLen = Math.max(0, ...lengths);
+  const { layers, heads, headDim: d } = shape;
+  const keys: Float32Array[] = [];
+  const values: Float32Array[] = [];
+  for (let layer = 0; layer < layers; layer++) {
+    for (let kv = 0; kv < 2; kv++) {
+      const out = new Float32Array(rows.length * heads * pastLen * d);
+      rows.forEach((parts, b) => {
+        for (let h = 0; h < heads; h++) {
+          let dst = ((b * heads + h) * pastLen) * d;
+          const block = (layer * 2 + kv) * heads + h;
+          for (const part of parts) {
+            const n = part.length * d;
+            out.set(part.data.subarray(block * n, block * n + n), dst);
+            dst += n;
+          }
+        }
+      });
+      (kv === 0 ? keys : values).push(out);
+    }
+  }
+  return { keys, values, pastLen, lengths };
+}
+
+/**
+ * Extracts one row's cache from per-layer `present` tensors `[batch, heads, total, headDim]`:
+ * the row's real past slots `[0, pastKeep)` followed by new slots `[newStart, newStart + newCount)`.
+ */
+export function unpackRow(
+  shape: KvShape,
+  present: { keys: readonly Float32Array[]; values: readonly Float32Array[]; total: number },
+  row: number,
+  pastKeep: number,
+  newStart: number,
+  newCount: number,
+): KvCache {
+  const { layers, heads, headDim: d } = shape;
+  const length = pastKeep + newCount;
+  const data = new Float32Array(layers * 2 * heads * length * d);
+  for (let layer = 0; layer < layers; layer++) {
+    for (let kv = 0; kv < 2; kv++) {
+      const src = kv === 0 ? present.keys[layer] : present.values[layer];
+      if (!src) throw new Error(`present tensor for layer ${layer} missing`);
+      for (let h = 0; h < heads; h++) {
+        const base = ((row * heads + h) * present.total) * d;
+        const dst = (((layer * 2 + kv) * heads + h) * length) * d;
+        data.set(src.subarray(base, base + pastKeep * d), dst);
+        data.set(src.subarray(base + newStart * d, base + (newStart + newCount) * d), dst + pastKeep * d);
+      }
+    }
+  }
+  return { data, length };
+}
+
+/** Bytes held by a cache (for stats and memory bounds). */
+export function cacheBytes(cache: KvCache): number {
+  return cache.data.byteLength;
+}

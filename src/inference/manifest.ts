@@ -1,0 +1,180 @@
+import { readFile, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { z } from 'zod';
+import { AppError } from '../errors.ts';
+
+/** The exact language-pair strings of the original API (spec §0.3). */
+export const KNOWN_LANGUAGE_PAIRS = [
+  'English -> Chinese',
+  'English -> Italian',
+  'English -> German',
+  'English -> Spanish',
+] as const;
+
+const tokenIds = z.array(z.number().int().nonnegative());
+const promptTemplate = z.object({ prefix: tokenIds, suffix: tokenIds }).strict();
+const positiveInt = z.number().int().positive();
+
+const manifestSchema = z
+  .object({
+    formatVersion: z.literal(1),
+    name: z.string().min(1),
+    description: z.string().default(''),
+    audio: z
+      .object({
+        sampleRateHz: z.literal(16000),
+        baseSegmentMs: positiveInt,
+        maxLatencyMultiplier: positiveInt.max(16),
+      })
+      .strict(),
+    encoder: z
+      .object({
+        file: z.string().min(1),
+        samplesPerFrame: positiveInt,
+        framesPerSegment: positiveInt,
+        embeddingsPerSegment: positiveInt,
+        numLayers: positiveInt,
+        numHeads: positiveInt,
+        headDim: positiveInt,
+        maxCacheFrames: positiveInt,
+      })
+      .strict(),
+    decoder: z
+      .object({
+        embedFile: z.string().min(1),
+        file: z.string().min(1),
+        numLayers: positiveInt,
+        numKeyValueHeads: positiveInt,
+        headDim: positiveInt,
+        hiddenSize: positiveInt,
+        vocabSize: positiveInt,
+        maxCacheTokens: positiveInt,
+        keepPrefixTokens: z.number().int().nonnegative().default(0),
+      })
+      .strict(),
+    tokenizer: z
+      .object({ file: z.string().min(1), decoding: z.enum(['plain', 'byte-level', 'sentencepiece']) })
+      .strict(),
+    specialTokens: z
+      .object({
+        pad: z.number().int().nonnegative(),
+        speechPlaceholder: z.number().int().nonnegative(),
+        endOfChunk: tokenIds.min(1),
+        skipInText: tokenIds.default([]),
+      })
+      .strict(),
+    languagePairs: z
+      .record(
+        z.string(),
+        z
+          .object({
+            targetJoiner: z.string().max(4),
+            prompt: z.object({ first: promptTemplate, next: promptTemplate }).strict(),
+          })
+          .strict(),
+      )
+      .refine((pairs) => Object.keys(pairs).length > 0, 'at least one language pair is required'),
+    generation: z
+      .object({
+        maxNewTokensPerMultiplier: positiveInt,
+        beamSize: positiveInt.max(16),
+        lengthPenalty: z.number().default(1),
+      })
+      .strict(),
+    executionProviders: z.array(z.string().min(1)).min(1).default(['cpu']),
+  })
+  .strict();
+
+export type ModelManifest = z.infer<typeof manifestSchema>;
+
+/** A validated manifest plus where its package lives. */
+export interface ModelPackage {
+  dir: string;
+  manifest: ModelManifest;
+  /** Token id -> piece. */
+  tokens: string[];
+}
+
+/** Names of the graph inputs/outputs the engine relies on (docs/model-format.md). */
+export function expectedGraphIO(manifest: ModelManifest): Record<'encoder' | 'embed' | 'decoder', { inputs: string[]; outputs: string[] }> {
+  const cache = (layers: number) => {
+    const past: string[] = [];
+    const present: string[] = [];
+    for (let i = 0; i < layers; i++) {
+      past.push(`past_key_values.${i}.key`, `past_key_values.${i}.value`);
+      present.push(`present.${i}.key`, `present.${i}.value`);
+    }
+    return { past, present };
+  };
+  const enc = cache(manifest.encoder.numLayers);
+  const dec = cache(manifest.decoder.numLayers);
+  return {
+    encoder: { inputs: ['input_values', 'attention_mask', 'position_ids', ...enc.past], outputs: ['speech_embeddings', ...enc.present] },
+    embed: { inputs: ['input_ids'], outputs: ['inputs_embeds'] },
+    decoder: { inputs: ['inputs_embeds', 'attention_mask', 'position_ids', ...dec.past], outputs: ['logits', ...dec.present] },
+  };
+}
+
+function describeIssues(error: z.ZodError): string {
+  return error.issues.map((issue) => `  - ${issue.path.join('.') || '(root)'}: ${issue.message}`).join('\n');
+}
+
+/**
+ * Reads and validates `<dir>/manifest.json` and the token table, and checks that every file the
+ * manifest names exists. Throws AppError('modelInvalid') listing every problem found.
+ */
+export async function loadModelPackage(dir: string): Promise<ModelPackage> {
+  const absDir = resolve(dir);
+  const manifestPath = join(absDir, 'manifest.json');
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await readFile(manifestPath, 'utf8'));
+  } catch (cause) {
+    const why = (cause as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (cause as Error).message;
+    throw new AppError('modelInvalid', `model package ${absDir}: cannot read manifest.json (${why})`, { cause });
+  }
+  const parsed = manifestSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new AppError('modelInvalid', `model package ${absDir}: manifest.json is invalid:\n${describeIssues(parsed.error)}`);
+  }
+  const manifest = parsed.data;
+  const problems: string[] = [];
+  for (const file of [manifest.encoder.file, manifest.decoder.embedFile, manifest.decoder.file, manifest.tokenizer.file]) {
+    if (file.includes('..') || file.startsWith('/')) {
+      problems.push(`${file}: must be a plain file name inside the package`);
+      continue;
+    }
+    try {
+      const info = await stat(join(absDir, file));
+      if (!info.isFile()) problems.push(`${file}: not a regular file`);
+    } catch {
+      problems.push(`${file}: missing`);
+    }
+  }
+  const joinersOk = Object.values(manifest.languagePairs).every((pair) => pair.targetJoiner === '' || pair.targetJoiner === ' ');
+  if (!joinersOk) problems.push('languagePairs.*.targetJoiner: must be "" or " "');
+  const vocab = manifest.decoder.vocabSize;
+  const special = manifest.specialTokens;
+  for (const id of [special.pad, special.speechPlaceholder, ...special.endOfChunk]) {
+    if (id >= vocab) problems.push(`specialTokens: id ${id} is outside the vocabulary (${vocab})`);
+  }
+  if (problems.length > 0) {
+    throw new AppError('modelInvalid', `model package ${absDir}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+  let tokens: string[];
+  try {
+    const table = z.object({ tokens: z.array(z.string()) }).parse(JSON.parse(await readFile(join(absDir, manifest.tokenizer.file), 'utf8')));
+    tokens = table.tokens;
+  } catch (cause) {
+    throw new AppError('modelInvalid', `model package ${absDir}: ${manifest.tokenizer.file} is not a {"tokens": [...]} table`, { cause });
+  }
+  if (tokens.length !== vocab) {
+    throw new AppError('modelInvalid', `model package ${absDir}: ${manifest.tokenizer.file} has ${tokens.length} tokens, manifest says vocabSize ${vocab}`);
+  }
+  return { dir: absDir, manifest, tokens };
+}
+
+/** Audio samples in one chunk at the given latency multiplier. */
+export function chunkSamples(manifest: ModelManifest, multiplier: number): number {
+  return manifest.encoder.samplesPerFrame * manifest.encoder.framesPerSegment * multiplier;
+}

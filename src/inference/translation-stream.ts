@@ -1,0 +1,222 @@
+import { AppError, isAppError } from '../errors.ts';
+import { freshModelState, isStateLost, type ChunkTranslator, type ModelState } from './chunk-translator.ts';
+import { chunkSamples } from './manifest.ts';
+import type { StreamListener, TranslationStream } from './translation-engine.ts';
+
+const SAMPLES_PER_MS = 16;
+
+interface QueuedChunk {
+  audio: Float32Array;
+  multiplier: number;
+  realSamples: number;
+  isFinal: boolean;
+  completedAt: number;
+}
+
+export interface EngineStreamOptions {
+  key: string;
+  languagePair: string;
+  latencyMultiplier: number;
+  maxLatencyMultiplier: number;
+  joiner: string;
+  highWaterSamples: number;
+  maxPendingSamples: number;
+  listener?: StreamListener;
+  now: () => number;
+  onChunkSettled: (ok: boolean) => void;
+  onClosed: () => void;
+}
+
+function validMultiplier(value: number, max: number): number {
+  if (!Number.isInteger(value) || value < 1 || value > max) {
+    throw new AppError('badRequest', `latency multiplier must be an integer from 1 to ${max}, got ${value}`);
+  }
+  return value;
+}
+
+/**
+ * One session's audio-to-text pipeline: buffers audio into whole chunks of 960 ms × multiplier
+ * (never padding mid-stream, unlike the original), translates them strictly in order, one at a
+ * time, and reports the cumulative text after each.
+ */
+export class EngineStream implements TranslationStream {
+  readonly languagePair: string;
+  private multiplier: number;
+  private pieces: Float32Array[] = [];
+  private buffered = 0;
+  private readonly queue: QueuedChunk[] = [];
+  private inFlightSamples = 0;
+  private isRunning = false;
+  private state: ModelState = freshModelState();
+  private generation = 0;
+  private chunkIndex = 0;
+  private consumedSamples = 0;
+  private received = 0;
+  private text = '';
+  private closed = false;
+  private isAboveHighWater = false;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(
+    private readonly translator: ChunkTranslator,
+    private readonly options: EngineStreamOptions,
+  ) {
+    this.languagePair = options.languagePair;
+    this.multiplier = validMultiplier(options.latencyMultiplier, options.maxLatencyMultiplier);
+  }
+
+  get latencyMultiplier(): number {
+    return this.multiplier;
+  }
+  get pendingAudioMs(): number {
+    return this.unprocessedSamples() / SAMPLES_PER_MS;
+  }
+  get receivedAudioMs(): number {
+    return this.received / SAMPLES_PER_MS;
+  }
+  get fullText(): string {
+    return this.text;
+  }
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  setLatencyMultiplier(multiplier: number): void {
+    this.multiplier = validMultiplier(multiplier, this.options.maxLatencyMultiplier);
+    this.cutChunks();
+    this.pump();
+  }
+
+  pushAudio(samples: Float32Array): boolean {
+    if (this.closed) throw new AppError('engineClosed', 'stream is closed');
+    if (samples.length === 0) return !this.isAboveHighWater;
+    if (this.unprocessedSamples() + samples.length > this.options.maxPendingSamples) {
+      throw new AppError('overloaded', `too much untranslated audio buffered for this session (limit ${this.options.maxPendingSamples / SAMPLES_PER_MS} ms); slow down`);
+    }
+    // Copy: the caller's array may be a view into a socket buffer that gets reused.
+    this.pieces.push(samples.slice());
+    this.buffered += samples.length;
+    this.received += samples.length;
+    this.cutChunks();
+    this.pump();
+    this.isAboveHighWater = this.unprocessedSamples() > this.options.highWaterSamples;
+    return !this.isAboveHighWater;
+  }
+
+  flush(): Promise<void> {
+    if (this.buffered > 0 && !this.closed) {
+      const size = chunkSamples(this.translator.pkg.manifest, this.multiplier);
+      const realSamples = this.buffered;
+      const audio = new Float32Array(Math.max(size, realSamples));
+      this.takeInto(audio, realSamples);
+      this.queue.push({ audio, multiplier: this.multiplier, realSamples, isFinal: true, completedAt: this.options.now() });
+      this.pump();
+    }
+    if (!this.isRunning && this.queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  reset(): void {
+    this.generation++;
+    this.queue.length = 0;
+    this.pieces = [];
+    this.buffered = 0;
+    this.state = freshModelState();
+    this.chunkIndex = 0;
+    this.consumedSamples = 0;
+    this.received = 0;
+    this.text = '';
+    this.settleIfIdle();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.reset();
+    this.closed = true;
+    this.options.onClosed();
+  }
+
+  private unprocessedSamples(): number {
+    return this.buffered + this.queue.reduce((sum, c) => sum + c.realSamples, 0) + this.inFlightSamples;
+  }
+
+  private takeInto(target: Float32Array, count: number): void {
+    let filled = 0;
+    while (filled < count) {
+      const piece = this.pieces[0];
+      if (!piece) break;
+      const take = Math.min(piece.length, count - filled);
+      target.set(piece.subarray(0, take), filled);
+      filled += take;
+      if (take === piece.length) this.pieces.shift();
+      else this.pieces[0] = piece.subarray(take);
+    }
+    this.buffered -= filled;
+  }
+
+  private cutChunks(): void {
+    for (;;) {
+      const size = chunkSamples(this.translator.pkg.manifest, this.multiplier);
+      if (this.buffered < size) return;
+      const audio = new Float32Array(size);
+      this.takeInto(audio, size);
+      this.queue.push({ audio, multiplier: this.multiplier, realSamples: size, isFinal: false, completedAt: this.options.now() });
+    }
+  }
+
+  private pump(): void {
+    if (this.isRunning || this.closed) return;
+    const chunk = this.queue.shift();
+    if (!chunk) return;
+    this.isRunning = true;
+    this.inFlightSamples = chunk.realSamples;
+    void this.process(chunk).finally(() => {
+      this.isRunning = false;
+      this.inFlightSamples = 0;
+      if (this.isAboveHighWater && this.unprocessedSamples() <= this.options.highWaterSamples) {
+        this.isAboveHighWater = false;
+        this.options.listener?.onDrain?.();
+      }
+      this.pump();
+      this.settleIfIdle();
+    });
+  }
+
+  private async process(chunk: QueuedChunk): Promise<void> {
+    const generation = this.generation;
+    const index = this.chunkIndex++;
+    try {
+      const result = await this.translator.translate(this.options.key, this.state, chunk.audio, chunk.multiplier, this.languagePair);
+      if (generation !== this.generation || this.closed) return;
+      this.state = result.state;
+      this.consumedSamples += chunk.realSamples;
+      if (result.text) this.text = this.text ? `${this.text}${this.options.joiner}${result.text}` : result.text;
+      this.options.onChunkSettled(true);
+      this.options.listener?.onChunk?.({
+        chunkIndex: index,
+        newText: result.text,
+        fullText: this.text,
+        sourceEndMs: this.consumedSamples / SAMPLES_PER_MS,
+        chunkAudioMs: chunk.realSamples / SAMPLES_PER_MS,
+        latencyMultiplier: chunk.multiplier,
+        processingMs: this.options.now() - chunk.completedAt,
+        isFinal: chunk.isFinal,
+      });
+    } catch (error) {
+      if (generation !== this.generation || this.closed) return;
+      this.consumedSamples += chunk.realSamples;
+      // The chunk's caches went to a worker that failed: start a fresh context, keep the text.
+      if (isStateLost(this.state)) this.state = freshModelState();
+      this.options.onChunkSettled(false);
+      const appError = isAppError(error) ? error : new AppError('internal', 'translation failed', { cause: error });
+      this.options.listener?.onError?.(appError, index);
+    }
+  }
+
+  private settleIfIdle(): void {
+    if (this.isRunning || this.queue.length > 0) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+}

@@ -1,0 +1,108 @@
+/**
+ * Test helpers that drive the tiny model packages with onnxruntime-node the way the engine will
+ * (docs/model-format.md): tensor builders, batch padding, and a greedy streaming session.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+
+export interface LoadedPackage {
+  encoder: ort.InferenceSession;
+  embed: ort.InferenceSession;
+  decoder: ort.InferenceSession;
+  manifest: TinyManifest;
+  tokens: string[];
+}
+
+/** The manifest fields the tests read (parsed loosely: the contract test checks the rest). */
+export interface TinyManifest {
+  encoder: { samplesPerFrame: number; framesPerSegment: number; embeddingsPerSegment: number; numLayers: number; numHeads: number; headDim: number; maxCacheFrames: number };
+  decoder: { numLayers: number; numKeyValueHeads: number; headDim: number; hiddenSize: number; vocabSize: number };
+  specialTokens: { speechPlaceholder: number; endOfChunk: number[] };
+  languagePairs: Record<string, { prompt: { first: Prompt; next: Prompt } }>;
+  generation: { maxNewTokensPerMultiplier: number };
+}
+
+interface Prompt {
+  prefix: number[];
+  suffix: number[];
+}
+
+/** Every session is single-threaded: the machine's cores are shared with other test runs. */
+const sessionOptions: ort.InferenceSession.SessionOptions = { intraOpNumThreads: 1, interOpNumThreads: 1, executionProviders: ['cpu'] };
+
+export async function loadPackage(dir: string): Promise<LoadedPackage> {
+  const manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) as TinyManifest;
+  const tokens = (JSON.parse(await readFile(join(dir, 'tokens.json'), 'utf8')) as { tokens: string[] }).tokens;
+  const [encoder, embed, decoder] = await Promise.all(
+    ['encoder.onnx', 'embed.onnx', 'decoder.onnx'].map((file) => ort.InferenceSession.create(join(dir, file), sessionOptions)),
+  );
+  if (encoder === undefined || embed === undefined || decoder === undefined) throw new Error('session creation failed');
+  return { encoder, embed, decoder, manifest, tokens };
+}
+
+export async function releasePackage(pkg: LoadedPackage): Promise<void> {
+  await Promise.all([pkg.encoder.release(), pkg.embed.release(), pkg.decoder.release()]);
+}
+
+export function floatTensor(data: Float32Array, dims: readonly number[]): ort.Tensor {
+  return new ort.Tensor('float32', data, dims);
+}
+
+export function int64Tensor(values: readonly number[], dims: readonly number[]): ort.Tensor {
+  return new ort.Tensor('int64', BigInt64Array.from(values, (v) => BigInt(v)), dims);
+}
+
+export function floats(tensor: ort.Tensor | undefined): Float32Array {
+  if (tensor === undefined || !(tensor.data instanceof Float32Array)) throw new Error('expected a float32 tensor');
+  return tensor.data;
+}
+
+/** Deterministic noise in [-amplitude, amplitude] (a small LCG, so tests never use Math.random). */
+export function noise(count: number, seed: number, amplitude: number): Float32Array {
+  let state = seed >>> 0;
+  return Float32Array.from({ length: count }, () => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return (state / 4294967296) * 2 * amplitude - amplitude;
+  });
+}
+
+/** Rows of `[heads, len, headDim]` caches stacked into one `[batch, heads, maxLen, headDim]` tensor; row r's slots start at `offsets[r]`. */
+export function stackCaches(rows: readonly Float32Array[], lengths: readonly number[], offsets: readonly number[], heads: number, maxLen: number, headDim: number): ort.Tensor {
+  const out = new Float32Array(rows.length * heads * maxLen * headDim);
+  rows.forEach((row, r) => {
+    const length = lengths[r] ?? 0;
+    const offset = offsets[r] ?? 0;
+    for (let h = 0; h < heads; h += 1) {
+      const from = row.subarray(h * length * headDim, (h + 1) * length * headDim);
+      out.set(from, ((r * heads + h) * maxLen + offset) * headDim);
+    }
+  });
+  return floatTensor(out, [rows.length, heads, maxLen, headDim]);
+}
+
+/** Slots [start, start + count) of row `row` of a `[batch, heads, len, headDim]` tensor, as `[heads, count, headDim]`. */
+export function cacheSlots(tensor: ort.Tensor, row: number, start: number, count: number): Float32Array {
+  const [, heads = 0, len = 0, headDim = 0] = tensor.dims;
+  const data = floats(tensor);
+  const out = new Float32Array(heads * count * headDim);
+  for (let h = 0; h < heads; h += 1) {
+    const base = ((row * heads + h) * len + start) * headDim;
+    out.set(data.subarray(base, base + count * headDim), h * count * headDim);
+  }
+  return out;
+}
+
+/** Largest absolute elementwise difference (Infinity if the lengths differ). */
+export function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+  if (a.length !== b.length) return Infinity;
+  let worst = 0;
+  for (let i = 0; i < a.length; i += 1) worst = Math.max(worst, Math.abs((a[i] ?? 0) - (b[i] ?? 0)));
+  return worst;
+}
+
+export function argmax(values: Float32Array, from: number, count: number): number {
+  let best = 0;
+  for (let i = 1; i < count; i += 1) if ((values[from + i] ?? -Infinity) > (values[from + best] ?? -Infinity)) best = i;
+  return best;
+}
