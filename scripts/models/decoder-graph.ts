@@ -65,6 +65,8 @@ export function buildDecoderGraph(seedPrefix: string, head: DecoderHead): GraphS
         allowed,
         presentKeyName: `present.${i}.key`,
         presentValueName: `present.${i}.value`,
+        queryGain: d.queryGain,
+        outputGain: d.outputGain,
       });
       const afterAttention = b.op('Add', [hidden, attended]);
       const mlp = gatedMlp(b, rmsNorm(b, afterAttention, 'post_attention_layernorm', d.hiddenSize), 'mlp', d.hiddenSize, d.mlpDim);

@@ -27,8 +27,10 @@ export function buildEncoderGraph(seedPrefix: string): GraphSpec {
 
   const features = b.scoped('frontend', () => {
     const frames = b.op('Reshape', [samples, b.int64Constant([0, -1, e.samplesPerFrame])]); // [B, F, 320]
-    const filterbank = linear(b, frames, 'filterbank', e.samplesPerFrame, e.modelDim, { gain: 4, bias: new Float32Array(e.modelDim) });
-    return b.op('Tanh', [filterbank]);
+    // A high gain so that quiet speech (amplitude ~0.05) still moves the features; tanh keeps loud
+    // audio bounded. The floor added after tanh keeps silence from mapping to an all-zero vector.
+    const filterbank = b.op('Tanh', [linear(b, frames, 'filterbank', e.samplesPerFrame, e.modelDim, { gain: 8 })]);
+    return b.op('Add', [filterbank, b.randomWeight('floor', [e.modelDim], 0.1)]);
   });
 
   const rotary = rotaryTables(b, positionIds, e.headDim);
@@ -47,6 +49,8 @@ export function buildEncoderGraph(seedPrefix: string): GraphSpec {
         allowed,
         presentKeyName: `present.${i}.key`,
         presentValueName: `present.${i}.value`,
+        queryGain: e.queryGain,
+        outputGain: e.outputGain,
       });
       const afterAttention = b.op('Add', [hidden, attended]);
       const mlp = geluMlp(b, rmsNorm(b, afterAttention, 'mlp_norm', e.modelDim), 'mlp', e.modelDim, e.mlpDim);
@@ -58,7 +62,7 @@ export function buildEncoderGraph(seedPrefix: string): GraphSpec {
     // Four consecutive frames side by side, then mixed: a stand-in for the strided conv stack.
     const normed = rmsNorm(b, hidden, 'norm', e.modelDim);
     const stacked = b.op('Reshape', [normed, b.int64Constant([0, -1, e.shrinkFactor * e.modelDim])]); // [B, F/4, 128]
-    const mixed = gelu(b, linear(b, stacked, 'proj', e.shrinkFactor * e.modelDim, decoderDims.hiddenSize, { bias: new Float32Array(decoderDims.hiddenSize) }));
+    const mixed = gelu(b, linear(b, stacked, 'proj', e.shrinkFactor * e.modelDim, decoderDims.hiddenSize, { bias: 0.1 }));
     const projected = linear(b, mixed, 'to_decoder', decoderDims.hiddenSize, decoderDims.hiddenSize, { gain: 2 });
     b.op('Identity', [projected], { outputName: 'speech_embeddings' });
   });

@@ -10,20 +10,22 @@ const MASKED_SCORE = -1e9;
 const RMS_NORM_EPSILON = 1e-6;
 const ROPE_BASE = 10000;
 
+export interface LinearOptions {
+  /** Multiplies the N(0, 1/inDim) weight init. */
+  gain?: number;
+  /** Fixed bias values, or the std of a random N(0, std²) bias; no bias when absent. */
+  bias?: Float32Array | number;
+}
+
 /** x[..., inDim] @ W[inDim, outDim] (+ bias); W ~ N(0, gain²/inDim). */
-export function linear(
-  b: GraphBuilder,
-  x: string,
-  name: string,
-  inDim: number,
-  outDim: number,
-  options: { gain?: number; bias?: Float32Array } = {},
-): string {
+export function linear(b: GraphBuilder, x: string, name: string, inDim: number, outDim: number, options: LinearOptions = {}): string {
   return b.scoped(name, () => {
     const weight = b.randomWeight('weight', [inDim, outDim], (options.gain ?? 1) / Math.sqrt(inDim));
     const product = b.op('MatMul', [x, weight]);
-    if (options.bias === undefined) return product;
-    return b.op('Add', [product, b.floatWeight('bias', [outDim], options.bias)]);
+    const { bias } = options;
+    if (bias === undefined) return product;
+    const biasName = typeof bias === 'number' ? b.randomWeight('bias', [outDim], bias) : b.floatWeight('bias', [outDim], bias);
+    return b.op('Add', [product, biasName]);
   });
 }
 
@@ -105,17 +107,21 @@ export interface AttentionParams {
   allowed: string;
   presentKeyName: string;
   presentValueName: string;
+  /** Init gain of the query projection: > 1 sharpens the random attention patterns. */
+  queryGain: number;
+  /** Init gain of the output projection: how strongly attention writes into the residual stream. */
+  outputGain: number;
 }
 
 /** Multi-head self-attention over [past ; new] with rotary q/k; writes the present cache outputs. */
 export function attention(b: GraphBuilder, name: string, p: AttentionParams): string {
   return b.scoped(name, () => {
     const inner = p.numHeads * p.headDim;
-    const heads = (projection: string): string => {
-      const split = b.op('Reshape', [linear(b, p.x, projection, p.dModel, inner), b.int64Constant([0, 0, p.numHeads, p.headDim])]);
+    const heads = (projection: string, gain = 1): string => {
+      const split = b.op('Reshape', [linear(b, p.x, projection, p.dModel, inner, { gain }), b.int64Constant([0, 0, p.numHeads, p.headDim])]);
       return b.op('Transpose', [split], { attributes: [{ name: 'perm', kind: 'ints', value: [0, 2, 1, 3] }] }); // [B, H, T, D]
     };
-    const query = applyRotary(b, heads('q_proj'), p.rotary, p.headDim);
+    const query = applyRotary(b, heads('q_proj', p.queryGain), p.rotary, p.headDim);
     const key = applyRotary(b, heads('k_proj'), p.rotary, p.headDim);
     const value = heads('v_proj');
     const onSequence = { attributes: [{ name: 'axis', kind: 'int', value: 2 }] } as const;
@@ -130,7 +136,7 @@ export function attention(b: GraphBuilder, name: string, p: AttentionParams): st
       attributes: [{ name: 'perm', kind: 'ints', value: [0, 2, 1, 3] }],
     });
     const merged = b.op('Reshape', [context, b.int64Constant([0, 0, inner])]);
-    return linear(b, merged, 'o_proj', inner, p.dModel);
+    return linear(b, merged, 'o_proj', inner, p.dModel, { gain: p.outputGain });
   });
 }
 
@@ -157,7 +163,7 @@ export function gatedMlp(b: GraphBuilder, x: string, name: string, dim: number, 
 /** Transformer-encoder MLP: fc2(gelu(fc1(x))). */
 export function geluMlp(b: GraphBuilder, x: string, name: string, dim: number, hiddenDim: number): string {
   return b.scoped(name, () => {
-    const hidden = gelu(b, linear(b, x, 'fc1', dim, hiddenDim, { bias: new Float32Array(hiddenDim) }));
-    return linear(b, hidden, 'fc2', hiddenDim, dim, { bias: new Float32Array(dim) });
+    const hidden = gelu(b, linear(b, x, 'fc1', dim, hiddenDim, { bias: 0.1 }));
+    return linear(b, hidden, 'fc2', hiddenDim, dim, { bias: 0.1 });
   });
 }

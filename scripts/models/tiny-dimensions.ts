@@ -19,6 +19,9 @@ export const encoderDims = {
   headDim: 16,
   mlpDim: 64,
   maxCacheFrames: 576,
+  /** Init gains (see AttentionParams): sharper attention keeps the output sensitive to the audio. */
+  queryGain: 2,
+  outputGain: 1.5,
 } as const;
 
 export const decoderDims = {
@@ -29,4 +32,6 @@ export const decoderDims = {
   headDim: 16,
   mlpDim: 128,
   maxCacheTokens: 1000,
+  queryGain: 3,
+  outputGain: 2,
 } as const;

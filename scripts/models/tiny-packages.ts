@@ -50,7 +50,7 @@ export function tinyPackageDefinitions(): TinyPackageDefinition[] {
       targetJoiner: '',
       vocabulary: zh,
       instructionIds: characters(zh, '把英语翻译成中文'),
-      endOfChunkBias: 3,
+      endOfChunkBias: 3.25,
     },
     {
       name: 'tiny-en-it',
@@ -60,7 +60,7 @@ export function tinyPackageDefinitions(): TinyPackageDefinition[] {
       targetJoiner: ' ',
       vocabulary: it,
       instructionIds: words(it, 'traduci in italiano'),
-      endOfChunkBias: 3,
+      endOfChunkBias: 3.1,
     },
     {
       name: 'tiny-en-de',
@@ -70,7 +70,7 @@ export function tinyPackageDefinitions(): TinyPackageDefinition[] {
       targetJoiner: ' ',
       vocabulary: de,
       instructionIds: words(de, 'übersetze ins Deutsche'),
-      endOfChunkBias: 3,
+      endOfChunkBias: 0.9,
     },
     {
       name: 'tiny-en-es',
@@ -80,7 +80,7 @@ export function tinyPackageDefinitions(): TinyPackageDefinition[] {
       targetJoiner: ' ',
       vocabulary: es,
       instructionIds: words(es, 'traduce al español'),
-      endOfChunkBias: 3,
+      endOfChunkBias: 2.1,
     },
   ];
 }

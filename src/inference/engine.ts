@@ -51,7 +51,7 @@ export class Engine implements TranslationEngine {
   private openStreamCount = 0;
   private chunksProcessed = 0;
   private chunkErrors = 0;
-  private pendingFault: InjectedFault | undefined;
+  private pendingFault: { fault: InjectedFault; model: string | undefined } | undefined;
   private isClosing = false;
 
   private constructor(
@@ -126,8 +126,9 @@ export class Engine implements TranslationEngine {
   }
 
   private async runBatch(group: DeviceGroup, model: string, lane: string, items: BatchItem[]): Promise<BatchOutput[]> {
-    const fault = this.pendingFault;
-    this.pendingFault = undefined;
+    const pending = this.pendingFault;
+    const fault = pending && (pending.model === undefined || pending.model === model) ? pending.fault : undefined;
+    if (fault) this.pendingFault = undefined;
     const request: ModelBatchRequest =
       lane === 'prefill'
         ? { kind: 'prefill', model, items: items.flatMap((i) => ('prefill' in i ? [i.prefill] : [])) }
@@ -208,9 +209,9 @@ export class Engine implements TranslationEngine {
     return { ...next };
   }
 
-  /** Makes the next batch sent to a worker crash or hang it (recovery tests and drills). */
-  injectWorkerFault(fault: InjectedFault): void {
-    this.pendingFault = fault;
+  /** Makes the next batch (of `model`, or of any model) crash or hang its worker: recovery tests and drills. */
+  injectWorkerFault(fault: InjectedFault, model?: string): void {
+    this.pendingFault = { fault, model };
   }
 
   stats(): EngineStats {

@@ -38,9 +38,13 @@ export async function createSession(path: string, options: SessionFactoryOptions
   // A CPU-only device never tries CUDA, whatever the preference list says.
   const candidates = options.device === 'cpu' ? options.providers.filter((p) => p === 'cpu') : [...options.providers];
   if (!candidates.includes('cpu')) candidates.push('cpu');
-  for (const provider of candidates) {
+  for (const [index, provider] of candidates.entries()) {
+    const isLastResort = index === candidates.length - 1;
     try {
       const session = await ort.InferenceSession.create(path, {
+        // A provider that fails to load is reported by us, with the fallback taken; silence
+        // onnxruntime's own copy of that error unless nothing is left to fall back to.
+        logSeverityLevel: isLastResort ? 2 : 4,
         executionProviders: [providerConfig(provider, options.device)],
         intraOpNumThreads: options.intraOpThreads,
         interOpNumThreads: 1,

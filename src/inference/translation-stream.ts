@@ -80,6 +80,10 @@ export class EngineStream implements TranslationStream {
   get isClosed(): boolean {
     return this.closed;
   }
+  /** Bytes of model state (encoder + decoder caches) held between chunks. */
+  get modelStateBytes(): number {
+    return this.state.encoderCache.data.byteLength + this.state.decoderCache.data.byteLength;
+  }
 
   setLatencyMultiplier(multiplier: number): void {
     this.multiplier = validMultiplier(multiplier, this.options.maxLatencyMultiplier);

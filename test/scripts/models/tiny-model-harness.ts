@@ -106,3 +106,80 @@ export function argmax(values: Float32Array, from: number, count: number): numbe
   for (let i = 1; i < count; i += 1) if ((values[from + i] ?? -Infinity) > (values[from + best] ?? -Infinity)) best = i;
   return best;
 }
+
+/** One session's inputs for a single model call, before batching. */
+export interface CallRow {
+  /** New steps' inputs, `newLen × stepWidth` values (audio samples or embeddings). */
+  newData: Float32Array;
+  newLen: number;
+  /** Per layer, `[heads, pastLen, headDim]`. */
+  pastKeys: Float32Array[];
+  pastValues: Float32Array[];
+  pastLen: number;
+  /** Absolute positions of the new steps. */
+  positions: number[];
+  /** Where the row's past starts inside the padded past (default 0: padding after it). */
+  pastOffset?: number;
+}
+
+export interface CallLayout {
+  /** 'input_values' (encoder, [B, samples]) or 'inputs_embeds' (decoder, [B, T, hidden]). */
+  dataName: 'input_values' | 'inputs_embeds';
+  stepWidth: number;
+  heads: number;
+  headDim: number;
+}
+
+/** Feeds for a padded batch: pasts padded to the longest (mask 0), new steps right-padded (mask 0). */
+export function paddedFeeds(rows: readonly CallRow[], layout: CallLayout): { feeds: Record<string, ort.Tensor>; maxPast: number; maxNew: number } {
+  const maxPast = Math.max(...rows.map((row) => (row.pastOffset ?? 0) + row.pastLen));
+  const maxNew = Math.max(...rows.map((row) => row.newLen));
+  const batch = rows.length;
+  const data = new Float32Array(batch * maxNew * layout.stepWidth);
+  const mask: number[] = [];
+  const positions: number[] = [];
+  rows.forEach((row, r) => {
+    data.set(row.newData, r * maxNew * layout.stepWidth);
+    const offset = row.pastOffset ?? 0;
+    for (let s = 0; s < maxPast; s += 1) mask.push(s >= offset && s < offset + row.pastLen ? 1 : 0);
+    for (let t = 0; t < maxNew; t += 1) {
+      mask.push(t < row.newLen ? 1 : 0);
+      // Padded steps get continuing positions, as an engine would most simply fill them.
+      positions.push(row.positions[t] ?? (row.positions.at(-1) ?? 0) + t);
+    }
+  });
+  const dataDims = layout.dataName === 'input_values' ? [batch, maxNew * layout.stepWidth] : [batch, maxNew, layout.stepWidth];
+  const feeds: Record<string, ort.Tensor> = {
+    [layout.dataName]: floatTensor(data, dataDims),
+    attention_mask: int64Tensor(mask, [batch, maxPast + maxNew]),
+    position_ids: int64Tensor(positions, [batch, maxNew]),
+  };
+  const layers = rows[0]?.pastKeys.length ?? 0;
+  const lengths = rows.map((row) => row.pastLen);
+  const offsets = rows.map((row) => row.pastOffset ?? 0);
+  for (let i = 0; i < layers; i += 1) {
+    const keys = rows.map((row) => row.pastKeys[i] ?? new Float32Array(0));
+    const values = rows.map((row) => row.pastValues[i] ?? new Float32Array(0));
+    feeds[`past_key_values.${i}.key`] = stackCaches(keys, lengths, offsets, layout.heads, maxPast, layout.headDim);
+    feeds[`past_key_values.${i}.value`] = stackCaches(values, lengths, offsets, layout.heads, maxPast, layout.headDim);
+  }
+  return { feeds, maxPast, maxNew };
+}
+
+/** A row with random cache contents of `pastLen` slots (values like real keys: order 1). */
+export function randomRow(options: { seed: number; layers: number; heads: number; headDim: number; pastLen: number; newData: Float32Array; newLen: number; firstPosition: number; pastOffset?: number }): CallRow {
+  const cacheSize = options.heads * options.pastLen * options.headDim;
+  return {
+    newData: options.newData,
+    newLen: options.newLen,
+    pastKeys: Array.from({ length: options.layers }, (_, i) => noise(cacheSize, options.seed * 31 + 2 * i, 1.5)),
+    pastValues: Array.from({ length: options.layers }, (_, i) => noise(cacheSize, options.seed * 31 + 2 * i + 1, 1.5)),
+    pastLen: options.pastLen,
+    positions: Array.from({ length: options.newLen }, (_, t) => options.firstPosition + t),
+    ...(options.pastOffset === undefined ? {} : { pastOffset: options.pastOffset }),
+  };
+}
+
+export function isAllFinite(values: Float32Array): boolean {
+  return values.every((value) => Number.isFinite(value));
+}

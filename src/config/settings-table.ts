@@ -1,0 +1,94 @@
+/**
+ * The settings that may come from the command line or the environment, in one table so that
+ * `--help`, the flag parser and the environment reader cannot drift apart. Each setting names the
+ * config path it writes; the value is converted here and validated by the zod schema afterwards.
+ */
+
+export type SettingKind = 'string' | 'int' | 'number' | 'boolean' | 'list';
+
+export interface SettingSpec {
+  /** Long flag without dashes, e.g. "max-batch-size"; the env name is INFINISST_<FLAG_IN_SNAKE_CASE>. */
+  flag: string;
+  /** Config path written, e.g. ["engine", "batching", "maxBatchSize"]; "*" = every array element. */
+  path: readonly string[];
+  kind: SettingKind;
+  description: string;
+  /** Extra flag spellings kept for the original's launch scripts. */
+  flagAliases?: readonly string[];
+  /** Extra environment names (the original's), read before INFINISST_*. */
+  envAliases?: readonly string[];
+}
+
+export const settingsTable: readonly SettingSpec[] = [
+  { flag: 'host', path: ['server', 'host'], kind: 'string', description: 'interface to bind (default 0.0.0.0)' },
+  { flag: 'port', path: ['server', 'port'], kind: 'int', description: 'TCP port (default 8000; 0 = any free port)' },
+  { flag: 'shutdown-grace-ms', path: ['server', 'shutdownGraceMs'], kind: 'number', description: 'time allowed to drain in-flight work on shutdown' },
+  { flag: 'cors-origins', path: ['cors', 'origins'], kind: 'list', description: 'comma-separated allowed origins ("*" reflects any origin)' },
+  { flag: 'admin-token', path: ['admin', 'token'], kind: 'string', description: 'token required by the reconfiguration routes (unset = open)' },
+  { flag: 'static-dirs', path: ['paths', 'staticDirs'], kind: 'list', description: 'comma-separated candidate folders for the web client' },
+  { flag: 'logs-dir', path: ['paths', 'logsDir'], kind: 'string', description: 'folder for log files' },
+  { flag: 'export-dir', path: ['paths', 'exportDir'], kind: 'string', description: 'the only folder delay exports may write into' },
+  { flag: 'log-level', path: ['logging', 'level'], kind: 'string', description: 'fatal|error|warn|info|debug|trace|silent' },
+  { flag: 'log-pretty', path: ['logging', 'pretty'], kind: 'string', description: 'auto|always|never' },
+  { flag: 'log-file', path: ['logging', 'toFile'], kind: 'boolean', description: 'also write logs/ray_infinisst_api_<timestamp>.log (true|false)' },
+  { flag: 'log-transcripts', path: ['logging', 'logTranscripts'], kind: 'boolean', description: 'include transcripts/translations in logs (true|false)' },
+  { flag: 'max-sessions', path: ['sessions', 'maxActiveSessions'], kind: 'int', description: 'sessions translating at once; more wait in a queue' },
+  { flag: 'max-queued-sessions', path: ['sessions', 'maxQueuedSessions'], kind: 'int', description: 'sessions allowed to wait for a slot' },
+  { flag: 'idle-timeout-ms', path: ['sessions', 'idleTimeoutMs'], kind: 'int', description: 'delete a session after this long without ping or audio (default 300000)' },
+  { flag: 'expose-session-ids', path: ['sessions', 'exposeSessionIds'], kind: 'boolean', description: 'show full session ids in /health and /debug (true|false)' },
+  { flag: 'max-frame-samples', path: ['websocket', 'maxFrameSamples'], kind: 'int', description: 'largest audio frame accepted, in samples' },
+  { flag: 'models-dir', path: ['engine', 'modelsDir'], kind: 'string', description: 'folder holding the model packages' },
+  { flag: 'models', path: ['engine', 'models'], kind: 'list', description: 'comma-separated package names to load (default: all)' },
+  { flag: 'workers', path: ['engine', 'devices', '*', 'workers'], kind: 'int', description: 'inference workers per device group' },
+  { flag: 'intra-op-threads', path: ['engine', 'devices', '*', 'intraOpThreads'], kind: 'int', description: 'onnxruntime threads per worker' },
+  { flag: 'execution-providers', path: ['engine', 'executionProviders'], kind: 'list', description: 'provider preference, e.g. cuda,cpu' },
+  {
+    flag: 'max-batch-size',
+    path: ['engine', 'batching', 'maxBatchSize'],
+    kind: 'int',
+    description: 'largest batch (live-tunable via /ray/configure)',
+    envAliases: ['MAX_BATCH_SIZE'],
+  },
+  {
+    flag: 'max-wait-ms',
+    path: ['engine', 'batching', 'maxWaitMs'],
+    kind: 'number',
+    description: 'longest wait to fill a batch (live-tunable)',
+    flagAliases: ['batch-timeout-ms'],
+    envAliases: ['BATCH_TIMEOUT_MS'],
+  },
+  { flag: 'max-queue-size', path: ['engine', 'batching', 'maxQueueSize'], kind: 'int', description: 'queued inference items before overload errors' },
+  { flag: 'request-deadline-ms', path: ['engine', 'requestDeadlineMs'], kind: 'int', description: 'a batch slower than this counts as a hung worker' },
+  { flag: 'beam-size', path: ['engine', 'beamSize'], kind: 'int', description: 'beam width override (1 = greedy)' },
+];
+
+/** INFINISST_MAX_BATCH_SIZE for "max-batch-size". */
+export function envNameOf(flag: string): string {
+  return `INFINISST_${flag.toUpperCase().replaceAll('-', '_')}`;
+}
+
+/** Converts a flag or env string to the setting's type; returns an error text instead of throwing. */
+export function convertSetting(spec: SettingSpec, raw: string): { value: unknown } | { problem: string } {
+  const text = raw.trim();
+  switch (spec.kind) {
+    case 'string':
+      return { value: text };
+    case 'list':
+      return { value: text.split(',').map((item) => item.trim()).filter((item) => item.length > 0) };
+    case 'int': {
+      if (!/^[+-]?\d+$/.test(text)) return { problem: `expected an integer, got "${raw}"` };
+      return { value: Number(text) };
+    }
+    case 'number': {
+      const value = Number(text);
+      if (text === '' || !Number.isFinite(value)) return { problem: `expected a number, got "${raw}"` };
+      return { value };
+    }
+    case 'boolean': {
+      const lower = text.toLowerCase();
+      if (['true', '1', 'yes', 'on'].includes(lower)) return { value: true };
+      if (['false', '0', 'no', 'off'].includes(lower)) return { value: false };
+      return { problem: `expected true or false, got "${raw}"` };
+    }
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * Building blocks for request parameters. Values arrive as strings from the query string or form
+ * body, or as JSON values from a JSON body, so each block accepts both. Booleans follow the
+ * original's FastAPI/pydantic rules (true/1/yes/on/t/y, false/0/no/off/f/n, any case).
+ */
+import { z } from 'zod';
+
+const trueWords = new Set(['true', '1', 'yes', 'on', 't', 'y']);
+const falseWords = new Set(['false', '0', 'no', 'off', 'f', 'n']);
+
+/** A boolean parameter; anything but the words above is a validation error (422). */
+export const boolParam = z.union([
+  z.boolean(),
+  z
+    .union([z.string(), z.number()])
+    .transform((value, ctx) => {
+      const word = String(value).trim().toLowerCase();
+      if (trueWords.has(word)) return true;
+      if (falseWords.has(word)) return false;
+      ctx.addIssue({ code: 'custom', message: `expected a boolean (true/false/1/0/yes/no/on/off), got "${String(value)}"` });
+      return z.NEVER;
+    }),
+]);
+
+/** `/init`'s evaluation_mode: a *string* in the original; true iff true/1/yes/on, anything else false. */
+export const lenientBoolParam = z
+  .union([z.boolean(), z.string(), z.number()])
+  .transform((value) => (typeof value === 'boolean' ? value : ['true', '1', 'yes', 'on'].includes(String(value).trim().toLowerCase())));
+
+/** An integer given as a JSON number or a decimal string. */
+export const intParam = z.union([
+  z.number().int('expected an integer'),
+  z
+    .string()
+    .trim()
+    .regex(/^[+-]?\d+$/, 'expected an integer')
+    .transform(Number),
+]);
+
+/** A finite number given as a JSON number or a numeric string. */
+export const numberParam = z.union([
+  z.number().finite(),
+  z
+    .string()
+    .trim()
+    .regex(/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/, 'expected a number')
+    .transform(Number),
+]);
+
+/** A required, non-empty text parameter. */
+export const requiredText = z.string().trim().min(1, 'must not be empty').max(1000, 'too long (max 1000 characters)');
+
+/** An optional text parameter; "" counts as absent, as the original's `if client_id:`. */
+export const optionalText = z
+  .string()
+  .max(1000, 'too long (max 1000 characters)')
+  .optional()
+  .transform((value) => (value === undefined || value.trim() === '' ? undefined : value.trim()));
+
+/**
+ * A client id becomes part of the session id and hence of URL paths: no "/", "\\", "?", "#", "%"
+ * or control characters, so that `/wss/{session_id}` always routes.
+ */
+export const clientIdParam = optionalText.refine((value) => value === undefined || (/^[^/\\?#%\p{Cc}]+$/u.test(value) && value.length <= 128), {
+  message: 'client_id may not contain / \\ ? # % or control characters and must be at most 128 characters',
+});
+
+/** Session ids: as created by /init, but any text is accepted for lookup (unknown ids are answered, not rejected). */
+export const sessionIdParam = z.string().min(1, 'must not be empty').max(1000, 'too long');

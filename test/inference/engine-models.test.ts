@@ -1,0 +1,76 @@
+import assert from 'node:assert/strict';
+import { rm, writeFile, copyFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { loadModelPackage } from '../../src/inference/manifest.ts';
+import { createSession } from '../../src/inference/session-factory.ts';
+import type { EngineStream } from '../../src/inference/translation-stream.ts';
+import { copyPackage, MODELS_DIR, startEngine, testAudio } from '../support/engine-fixtures.ts';
+
+test('a provider that fails to load falls back to the CPU and says why', async () => {
+  const loaded = await createSession(join(MODELS_DIR, 'tiny-en-de', 'embed.onnx'), { providers: ['cuda', 'cpu'], device: 'cuda:0', intraOpThreads: 1 });
+  t_after(loaded.session);
+  assert.equal(loaded.provider, 'cpu');
+  assert.equal(loaded.fallbacks[0]?.provider, 'cuda');
+  assert.ok((loaded.fallbacks[0]?.error ?? '').length > 0);
+});
+
+function t_after(session: { release(): Promise<void> }) {
+  void session.release();
+}
+
+test('an engine configured for a GPU device reports the provider that actually loaded', async (t) => {
+  const engine = await startEngine({ devices: [{ device: 'cuda:0', workers: 1, intraOpThreads: 1, languagePairs: ['English -> German'] }], executionProviders: ['cuda', 'cpu'] });
+  t.after(() => engine.close());
+  assert.deepEqual(engine.languagePairs().filter((p) => engine.isServed(p.languagePair)).map((p) => [p.languagePair, p.device, p.provider]), [['English -> German', 'cuda:0', 'cpu']]);
+});
+
+test('model state stays bounded by the cache windows over an hour of audio', async (t) => {
+  const root = await copyPackage('tiny-en-de', (m) => {
+    (m.decoder as Record<string, unknown>).maxCacheTokens = 64;
+    (m.encoder as Record<string, unknown>).maxCacheFrames = 96;
+  });
+  t.after(() => rm(root, { recursive: true, force: true }));
+  const engine = await startEngine({ modelsDir: root, beamSize: 1 });
+  t.after(() => engine.close());
+  const stream = engine.openStream({ languagePair: 'English -> German', latencyMultiplier: 4 }) as EngineStream;
+  const chunk = testAudio(15360 * 4, 3);
+  const chunksPerHour = Math.ceil(3600_000 / (960 * 4));
+  const sizes: number[] = [];
+  for (let i = 0; i < chunksPerHour; i++) {
+    stream.pushAudio(chunk);
+    if (i % 50 === 49) {
+      await stream.flush();
+      sizes.push(stream.modelStateBytes);
+    }
+  }
+  await stream.flush();
+  const bound = (1 * 2 * 2 * 96 * 16 + 2 * 2 * 4 * 64 * 16) * 4;
+  assert.ok(Math.max(...sizes) <= bound, `state ${Math.max(...sizes)} B exceeds window bound ${bound} B`);
+  assert.equal(new Set(sizes.slice(1)).size, 1, `state size must be flat once windows are full: ${sizes.join(',')}`);
+  assert.ok(stream.receivedAudioMs >= 3600_000);
+  assert.equal(stream.pendingAudioMs, 0);
+});
+
+test('a broken model folder fails with a message naming the file and the problem', async (t) => {
+  const missing = await copyPackage('tiny-en-it');
+  t.after(() => rm(missing, { recursive: true, force: true }));
+  await rm(join(missing, 'tiny-en-it', 'decoder.onnx'));
+  await assert.rejects(loadModelPackage(join(missing, 'tiny-en-it')), /decoder\.onnx: missing/);
+
+  const badManifest = await copyPackage('tiny-en-it', (m) => {
+    delete m.encoder;
+    (m.generation as Record<string, unknown>).beamSize = 'four';
+  });
+  t.after(() => rm(badManifest, { recursive: true, force: true }));
+  await assert.rejects(loadModelPackage(join(badManifest, 'tiny-en-it')), (e: Error) => /encoder/.test(e.message) && /generation\.beamSize/.test(e.message));
+
+  const swapped = await copyPackage('tiny-en-it');
+  t.after(() => rm(swapped, { recursive: true, force: true }));
+  await copyFile(join(swapped, 'tiny-en-it', 'embed.onnx'), join(swapped, 'tiny-en-it', 'encoder.onnx'));
+  await assert.rejects(startEngine({ modelsDir: swapped }), (e: Error) => /encoder\.onnx: tensor names/.test(e.message) && /missing input "input_values"/.test(e.message));
+
+  await writeFile(join(swapped, 'tiny-en-it', 'manifest.json'), '{ not json');
+  await assert.rejects(loadModelPackage(join(swapped, 'tiny-en-it')), /manifest\.json/);
+  await assert.rejects(startEngine({ modelsDir: join(swapped, 'nowhere') }), /does not exist/);
+});
