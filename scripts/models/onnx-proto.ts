@@ -23,8 +23,7 @@ export interface TensorInit {
 export type Attribute =
   | { name: string; kind: 'int'; value: number }
   | { name: string; kind: 'float'; value: number }
-  | { name: string; kind: 'ints'; value: readonly number[] }
-  | { name: string; kind: 'tensor'; value: TensorInit };
+  | { name: string; kind: 'ints'; value: readonly number[] };
 
 export interface NodeSpec {
   name: string;
@@ -58,7 +57,7 @@ export interface ModelSpec {
 }
 
 // AttributeProto.AttributeType
-const ATTRIBUTE_TYPE = { float: 1, int: 2, tensor: 4, ints: 7 } as const;
+const ATTRIBUTE_TYPE = { float: 1, int: 2, ints: 7 } as const;
 
 /** Serialises a model to ONNX protobuf bytes (ModelProto). */
 export function encodeModel(model: ModelSpec): Uint8Array {
@@ -97,9 +96,6 @@ function writeAttribute(w: ProtoWriter, attribute: Attribute): void {
       break;
     case 'int':
       w.varintField(3, attribute.value);
-      break;
-    case 'tensor':
-      w.messageField(5, (t) => writeTensor(t, attribute.value));
       break;
     case 'ints':
       w.packedVarintField(8, attribute.value);

@@ -28,12 +28,12 @@ function floatOutput(outputs: ort.InferenceSession.ReturnType, name: string): Fl
 /** 1 for each real slot: `[0, pastLens[b])` of the past and `[0, newLens[b])` of the new steps. */
 function attentionMask(pastLen: number, pastLens: number[], newLen: number, newLens: number[]): ort.Tensor {
   const width = pastLen + newLen;
-  const mask = new Array<number>(pastLens.length * width).fill(0);
+  const mask = new BigInt64Array(pastLens.length * width);
   pastLens.forEach((p, b) => {
-    for (let j = 0; j < p; j++) mask[b * width + j] = 1;
-    for (let t = 0; t < (newLens[b] ?? 0); t++) mask[b * width + pastLen + t] = 1;
+    mask.fill(1n, b * width, b * width + p);
+    mask.fill(1n, b * width + pastLen, b * width + pastLen + (newLens[b] ?? 0));
   });
-  return int64(mask, [pastLens.length, width]);
+  return new ort.Tensor('int64', mask, [pastLens.length, width]);
 }
 
 function pastFeeds(shape: KvShape, packed: { keys: Float32Array[]; values: Float32Array[]; pastLen: number }, batch: number): Feeds {

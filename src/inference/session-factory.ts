@@ -38,13 +38,11 @@ export async function createSession(path: string, options: SessionFactoryOptions
   // A CPU-only device never tries CUDA, whatever the preference list says.
   const candidates = options.device === 'cpu' ? options.providers.filter((p) => p === 'cpu') : [...options.providers];
   if (!candidates.includes('cpu')) candidates.push('cpu');
-  for (const [index, provider] of candidates.entries()) {
-    const isLastResort = index === candidates.length - 1;
+  for (const provider of candidates) {
     try {
+      // onnxruntime also prints its own copy of a provider load failure to stderr through its
+      // process-wide logger (the session log level does not reach it); we report the fallback.
       const session = await ort.InferenceSession.create(path, {
-        // A provider that fails to load is reported by us, with the fallback taken; silence
-        // onnxruntime's own copy of that error unless nothing is left to fall back to.
-        logSeverityLevel: isLastResort ? 2 : 4,
         executionProviders: [providerConfig(provider, options.device)],
         intraOpNumThreads: options.intraOpThreads,
         interOpNumThreads: 1,

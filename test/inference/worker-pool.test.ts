@@ -124,6 +124,13 @@ test('start rejects with the init error of the worker that failed, naming it', a
   );
 });
 
+test('start rejects with workerFailed when the worker script dies before init', async () => {
+  await assert.rejects(
+    WorkerPool.start({ name: 'echo', script: new URL('../fixtures/workers/no-such-worker.ts', import.meta.url), size: 1, deadlineMs: 1_000, workerData: () => ({}) }),
+    hasCode('workerFailed', /^inference worker echo#0 exited during init: .*no-such-worker/),
+  );
+});
+
 test('start rejects invalid options with badRequest', async () => {
   await assert.rejects(
     WorkerPool.start({ name: 'echo', script, size: 0, deadlineMs: 0, workerData: () => ({}) }),

@@ -4,7 +4,12 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
+
+/** The committed models/ folder. */
+export const MODELS_DIR = fileURLToPath(new URL('../../../models/', import.meta.url));
+export const TINY_PACKAGE_NAMES = ['tiny-en-zh', 'tiny-en-it', 'tiny-en-de', 'tiny-en-es'] as const;
 
 export interface LoadedPackage {
   encoder: ort.InferenceSession;
@@ -82,7 +87,8 @@ export function stackCaches(rows: readonly Float32Array[], lengths: readonly num
 }
 
 /** Slots [start, start + count) of row `row` of a `[batch, heads, len, headDim]` tensor, as `[heads, count, headDim]`. */
-export function cacheSlots(tensor: ort.Tensor, row: number, start: number, count: number): Float32Array {
+export function cacheSlots(tensor: ort.Tensor | undefined, row: number, start: number, count: number): Float32Array {
+  if (tensor === undefined) throw new Error('missing cache tensor');
   const [, heads = 0, len = 0, headDim = 0] = tensor.dims;
   const data = floats(tensor);
   const out = new Float32Array(heads * count * headDim);

@@ -1,0 +1,52 @@
+/**
+ * The HTTP half of the one error path: validation errors → 422 with a readable message and
+ * FastAPI's `detail`; AppError → catalogue status and `{success:false, error, code}`; Fastify's
+ * own 4xx (bad media type, body too large) keep their status; anything else → 500 with the
+ * details logged, not shown. Unknown routes → 404 JSON.
+ */
+import type { FastifyError, FastifyInstance } from 'fastify';
+import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import { AppError, isAppError } from '../errors.ts';
+import { encodeHttpError, encodeValidationError, type ValidationIssue } from '../protocol/error-reply.ts';
+
+function validationIssues(error: FastifyError): ValidationIssue[] {
+  const location = error.validationContext === 'querystring' ? 'query' : (error.validationContext ?? 'request');
+  if (!hasZodFastifySchemaValidationErrors(error)) {
+    return [{ location, path: [], message: error.message, type: 'value_error' }];
+  }
+  return error.validation.map((issue) => {
+    const path = issue.instancePath.split('/').filter((part) => part !== '');
+    const isMissing = issue.keyword === 'invalid_type' && /received undefined/.test(issue.message);
+    return { location, path, message: isMissing ? 'field required' : issue.message, type: isMissing ? 'missing' : issue.keyword };
+  });
+}
+
+function isFastifyError(error: unknown): error is FastifyError {
+  return error instanceof Error && 'code' in error;
+}
+
+/** Installs the error and not-found handlers on `app` (call before registering routes). */
+export function installErrorHandlers(app: FastifyInstance): void {
+  app.setErrorHandler((error: unknown, request, reply) => {
+    if (isFastifyError(error) && error.validation) {
+      const { status, body } = encodeValidationError(validationIssues(error));
+      return reply.code(status).type('application/json').send(body);
+    }
+    if (isAppError(error)) {
+      if (error.status >= 500) request.log.error({ err: error, code: error.code }, 'request failed');
+      const { status, body } = encodeHttpError(error);
+      return reply.code(status).type('application/json').send(body);
+    }
+    const statusCode = isFastifyError(error) && typeof error.statusCode === 'number' ? error.statusCode : 500;
+    if (statusCode < 500 && error instanceof Error) {
+      return reply.code(statusCode).type('application/json').send({ success: false, error: error.message, code: isFastifyError(error) ? error.code : 'badRequest' });
+    }
+    request.log.error({ err: error }, 'unhandled error');
+    const { status, body } = encodeHttpError(new AppError('internal'));
+    return reply.code(status).type('application/json').send(body);
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    reply.code(404).type('application/json').send({ success: false, error: 'Not Found', code: 'notFound', detail: 'Not Found', path: request.url.split('?')[0] });
+  });
+}

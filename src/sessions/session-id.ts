@@ -1,0 +1,38 @@
+/**
+ * Session ids keep the original's shape `<client_id|agent_type>_<language_pair>_<ms>` (clients
+ * log and display them) and append `_<12 random base-36 characters>` (~62 bits) so that an id
+ * cannot be guessed from a client id and a time stamp (W11). Nothing parses ids back (W4).
+ */
+import { randomBytes } from 'node:crypto';
+
+const suffixLength = 12;
+const alphabet = '0123456789abcdefghijklmnopqrstuvwxyz';
+
+/** 12 unbiased random base-36 characters. */
+export function randomSuffix(): string {
+  let out = '';
+  while (out.length < suffixLength) {
+    for (const byte of randomBytes(suffixLength * 2)) {
+      // 252 = 7 × 36: rejecting larger bytes keeps every character equally likely.
+      if (byte < 252 && out.length < suffixLength) out += alphabet[byte % 36];
+    }
+  }
+  return out;
+}
+
+/** `/init` ids: prefix is the client id if given, else the agent type. */
+export function createSessionId(prefix: string, languagePair: string, nowMs: number, suffix = randomSuffix()): string {
+  return `${prefix}_${languagePair}_${Math.floor(nowMs)}_${suffix}`;
+}
+
+/** `/load_model` ids: `test_<client_id>_<unix seconds>` in the original. */
+export function createTestSessionId(clientId: string | undefined, nowMs: number, suffix = randomSuffix()): string {
+  return `test_${clientId ?? 'None'}_${Math.floor(nowMs / 1000)}_${suffix}`;
+}
+
+const suffixPattern = new RegExp(`_[0-9a-z]{${suffixLength}}$`);
+
+/** The id with its secret part masked, for public listings (/health, /debug). */
+export function maskSessionId(id: string): string {
+  return suffixPattern.test(id) ? `${id.slice(0, -suffixLength)}${'*'.repeat(suffixLength)}` : id;
+}

@@ -1,0 +1,249 @@
+/**
+ * One translation session: its state machine (queued → active → closed), its engine stream
+ * (opened on activation, kept across socket reconnects, closed on delete/sweep/shutdown), its
+ * keep-alive time stamps, and the connection ("sink") currently receiving its results.
+ */
+import type { Logger } from 'pino';
+import { AppError } from '../errors.ts';
+import type { ChunkResult, StreamListener, TranslationStream } from '../inference/translation-engine.ts';
+import type { Clock } from './clock.ts';
+import { DelayTracker } from './delay-tracker.ts';
+
+export type SessionState = 'queued' | 'active' | 'closed';
+export type CloseReason = 'deleted' | 'expired' | 'shutdown' | 'failed';
+
+/** The connection side of a session (a WebSocket adapter); all calls are fire-and-forget. */
+export interface SessionSink {
+  /** The cumulative translation grew. */
+  sendTranslation(fullText: string): void;
+  /** A chunk failed; the session keeps working. */
+  sendError(error: AppError): void;
+  /** Buffered audio fell back under the high-water mark: reading may resume. */
+  resumeInput(): void;
+  /** The session left the queue and translates now. */
+  activated(): void;
+  /** The session ended; close the transport. */
+  sessionClosed(reason: CloseReason): void;
+  /** A newer connection took over this session. */
+  replaced(): void;
+}
+
+export interface SessionInit {
+  id: string;
+  agentType: string;
+  languagePair: string;
+  /** client_id, or the session id when none was given (as the original). */
+  userId: string;
+  latencyMultiplier: number;
+  maxLatencyMultiplier: number;
+  evaluationMode: boolean;
+  clock: Clock;
+  maxSegmentsPerSession: number;
+  /** Audio held while queued, in ms; beyond it frames are refused with `overloaded`. */
+  queuedAudioLimitMs: number;
+  logger?: Logger;
+}
+
+export class Session {
+  readonly id: string;
+  readonly agentType: string;
+  readonly languagePair: string;
+  readonly userId: string;
+  readonly createdAtMs: number;
+  lastPingMs: number;
+  lastActivityMs: number;
+  private stateValue: SessionState = 'queued';
+  private multiplier: number;
+  private stream: TranslationStream | null = null;
+  private sink: SessionSink | null = null;
+  private tracker: DelayTracker | null = null;
+  private queuedAudio: Float32Array[] = [];
+  private queuedSamples = 0;
+  private lastText = '';
+  private deliveredText = '';
+  private activationWaiters: ((isActive: boolean) => void)[] = [];
+
+  constructor(private readonly init: SessionInit) {
+    this.id = init.id;
+    this.agentType = init.agentType;
+    this.languagePair = init.languagePair;
+    this.userId = init.userId;
+    this.multiplier = init.latencyMultiplier;
+    this.createdAtMs = init.clock.now();
+    this.lastPingMs = this.createdAtMs;
+    this.lastActivityMs = this.createdAtMs;
+    if (init.evaluationMode) this.enableEvaluation();
+  }
+
+  get state(): SessionState {
+    return this.stateValue;
+  }
+  get latencyMultiplier(): number {
+    return this.multiplier;
+  }
+  get evaluationMode(): boolean {
+    return this.tracker !== null;
+  }
+  get delays(): DelayTracker | null {
+    return this.tracker;
+  }
+  /** The cumulative translation so far. */
+  get fullText(): string {
+    return this.lastText;
+  }
+  get pendingAudioMs(): number {
+    return this.stream ? this.stream.pendingAudioMs : this.queuedSamples / 16;
+  }
+  get hasSink(): boolean {
+    return this.sink !== null;
+  }
+
+  /** Refreshes the keep-alive stamps (ping, frame, latency change…). */
+  touch(): void {
+    const now = this.init.clock.now();
+    this.lastPingMs = now;
+    this.lastActivityMs = now;
+  }
+
+  /** Moves a queued session to active with a stream from `open`. Throws what `open` throws. */
+  activate(open: (listener: StreamListener) => TranslationStream): void {
+    if (this.stateValue !== 'queued') return;
+    this.stream = open({
+      onChunk: (result) => this.onChunk(result),
+      onError: (error) => this.sink?.sendError(error instanceof AppError ? error : new AppError('internal', undefined, { cause: error })),
+      onDrain: () => this.sink?.resumeInput(),
+    });
+    this.stateValue = 'active';
+    const held = this.queuedAudio;
+    this.queuedAudio = [];
+    this.queuedSamples = 0;
+    let isBelowHighWater = true;
+    try {
+      for (const samples of held) isBelowHighWater = this.pushToStream(this.stream, samples);
+    } catch (error) {
+      // Only reachable if the stream's limit is below the queued-audio limit: report, keep going.
+      this.sink?.sendError(error instanceof AppError ? error : new AppError('internal', undefined, { cause: error }));
+    }
+    this.sink?.activated();
+    if (isBelowHighWater) this.sink?.resumeInput();
+    this.settleActivation(true);
+  }
+
+  /**
+   * Accepts audio. Returns false when the caller should stop reading until `resumeInput`. Throws
+   * AppError('overloaded') when too much audio is pending (the frame is dropped), and
+   * AppError('invalidSession') once closed.
+   */
+  pushAudio(samples: Float32Array): boolean {
+    this.touch();
+    if (samples.length === 0) return true;
+    if (this.stateValue === 'closed') throw new AppError('invalidSession');
+    if (this.stateValue === 'queued' || !this.stream) {
+      if ((this.queuedSamples + samples.length) / 16 > this.init.queuedAudioLimitMs) {
+        throw new AppError('overloaded', 'Too much audio sent while waiting for a translation slot; audio frame dropped');
+      }
+      this.queuedAudio.push(samples);
+      this.queuedSamples += samples.length;
+      return false;
+    }
+    return this.pushToStream(this.stream, samples);
+  }
+
+  private pushToStream(stream: TranslationStream, samples: Float32Array): boolean {
+    const isBelowHighWater = stream.pushAudio(samples);
+    this.tracker?.recordInput(samples.length, this.init.clock.now());
+    return isBelowHighWater;
+  }
+
+  /** Processes the partial tail and resolves once every queued chunk is done (waits for activation). */
+  async flush(): Promise<void> {
+    if (this.stateValue === 'queued') {
+      const isActive = await new Promise<boolean>((resolve) => this.activationWaiters.push(resolve));
+      if (!isActive) return;
+    }
+    if (this.stateValue === 'active' && this.stream) await this.stream.flush();
+  }
+
+  /** Clears text, model state, pending audio and delay records. */
+  reset(): void {
+    this.touch();
+    this.stream?.reset();
+    this.queuedAudio = [];
+    this.queuedSamples = 0;
+    this.lastText = '';
+    this.deliveredText = '';
+    this.tracker?.reset();
+  }
+
+  /** Validates and applies a multiplier for the next chunk. Throws AppError('validationFailed'). */
+  setLatencyMultiplier(multiplier: number): void {
+    const max = this.init.maxLatencyMultiplier;
+    if (!Number.isInteger(multiplier) || multiplier < 1 || multiplier > max) {
+      throw new AppError('validationFailed', `latency_multiplier must be an integer from 1 to ${max} for ${this.languagePair}, got ${multiplier}`);
+    }
+    this.touch();
+    this.stream?.setLatencyMultiplier(multiplier);
+    this.multiplier = multiplier;
+  }
+
+  /** Starts delay tracking (idempotent). */
+  enableEvaluation(): void {
+    this.tracker ??= new DelayTracker(this.id, this.languagePair, this.init.maxSegmentsPerSession);
+  }
+
+  /** Makes `sink` the receiver of results; the previous one is told it was replaced. */
+  attach(sink: SessionSink): void {
+    const previous = this.sink;
+    this.sink = sink;
+    if (previous && previous !== sink) previous.replaced();
+    if (this.tracker && this.tracker.websocketStartMs === null) this.tracker.websocketStartMs = this.init.clock.now();
+  }
+
+  /** Sends the translation produced while no connection was attached, if any. */
+  deliverUndelivered(): void {
+    if (this.sink && this.lastText !== '' && this.lastText !== this.deliveredText) {
+      this.deliveredText = this.lastText;
+      this.sink.sendTranslation(this.lastText);
+    }
+  }
+
+  /** Forgets `sink` if it is still the attached one (socket closed); the session lives on. */
+  detach(sink: SessionSink): void {
+    if (this.sink === sink) this.sink = null;
+  }
+
+  /** Ends the session: releases the stream and tells the attached connection. Idempotent. */
+  close(reason: CloseReason): void {
+    if (this.stateValue === 'closed') return;
+    this.stateValue = 'closed';
+    try {
+      this.stream?.close();
+    } catch (error) {
+      this.init.logger?.warn({ err: error, sessionId: this.id }, 'closing the engine stream failed');
+    }
+    this.stream = null;
+    this.queuedAudio = [];
+    this.queuedSamples = 0;
+    const sink = this.sink;
+    this.sink = null;
+    sink?.sessionClosed(reason);
+    this.settleActivation(false);
+  }
+
+  private onChunk(result: ChunkResult): void {
+    this.tracker?.recordChunk(result, this.init.clock.now());
+    if (result.newText === '' || result.fullText === '') return;
+    this.lastText = result.fullText;
+    if (this.sink) {
+      this.deliveredText = result.fullText;
+      this.sink.sendTranslation(result.fullText);
+    }
+    this.init.logger?.debug({ sessionId: this.id, chunkIndex: result.chunkIndex, transcript: result.newText }, 'chunk translated');
+  }
+
+  private settleActivation(isActive: boolean): void {
+    const waiters = this.activationWaiters;
+    this.activationWaiters = [];
+    for (const resolve of waiters) resolve(isActive);
+  }
+}

@@ -1,0 +1,23 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { loadPackage, MODELS_DIR, releasePackage, TINY_PACKAGE_NAMES } from './tiny-model-harness.ts';
+
+/** Names from docs/model-format.md for a model with `layers` cache layers. */
+function cacheNames(prefix: 'past_key_values' | 'present', layers: number): string[] {
+  return Array.from({ length: layers }, (_, i) => [`${prefix}.${i}.key`, `${prefix}.${i}.value`]).flat();
+}
+
+for (const name of TINY_PACKAGE_NAMES) {
+  test(`${name}: every graph loads and declares exactly the contract's inputs and outputs`, async (t) => {
+    const pkg = await loadPackage(join(MODELS_DIR, name));
+    t.after(() => releasePackage(pkg));
+    const { encoder, decoder } = pkg.manifest;
+    assert.deepEqual(pkg.encoder.inputNames, ['input_values', 'attention_mask', 'position_ids', ...cacheNames('past_key_values', encoder.numLayers)]);
+    assert.deepEqual(pkg.encoder.outputNames, ['speech_embeddings', ...cacheNames('present', encoder.numLayers)]);
+    assert.deepEqual(pkg.embed.inputNames, ['input_ids']);
+    assert.deepEqual(pkg.embed.outputNames, ['inputs_embeds']);
+    assert.deepEqual(pkg.decoder.inputNames, ['inputs_embeds', 'attention_mask', 'position_ids', ...cacheNames('past_key_values', decoder.numLayers)]);
+    assert.deepEqual(pkg.decoder.outputNames, ['logits', ...cacheNames('present', decoder.numLayers)]);
+  });
+}
