@@ -39,6 +39,8 @@ interface Row {
   chunks: number;
   errors: number;
   meanDecodeBatchRows: number;
+  /** Share of wall time the workers spent running batches (all workers summed). */
+  workerBusy: number;
 }
 
 function percentile(values: number[], p: number): number {
@@ -95,6 +97,7 @@ async function run(mode: Row['mode'], sessions: number, batching: boolean): Prom
   const wallSeconds = (performance.now() - started) / 1000;
   const stats = engine.stats().models;
   const decode = Object.values(stats)[0]?.decode;
+  const busyMs = Object.values(stats).reduce((sum, m) => sum + m.prefill.computeMsTotal + m.decode.computeMsTotal, 0);
   const hist = decode?.batchSizeHistogram ?? {};
   const rows = Object.entries(hist).reduce((sum, [size, count]) => sum + Number(size) * count, 0);
   const batches = Object.values(hist).reduce((sum, count) => sum + count, 0);
@@ -109,20 +112,21 @@ async function run(mode: Row['mode'], sessions: number, batching: boolean): Prom
     chunks: latencies.length,
     errors,
     meanDecodeBatchRows: Number((batches ? rows / batches : 0).toFixed(1)),
+    workerBusy: Number((busyMs / 1000 / wallSeconds).toFixed(2)),
   };
 }
 
 const rows: Row[] = [];
 const modes = args.modes.split(',') as Row['mode'][];
 console.log(`engine benchmark: ${args.pair}, latency x${args.latency}, beam ${args.beam}, ${args.workers} worker(s) x ${args.threads} thread(s), max wait ${args['wait-ms']} ms`);
-console.log('mode       sessions batching  audio-s/wall-s  p50-ms   p95-ms  chunks errors decode-rows/batch');
+console.log('mode       sessions batching  audio-s/wall-s  p50-ms   p95-ms  chunks errors rows/decode-batch worker-busy');
 for (const mode of modes) {
   for (const sessions of args.sessions.split(',').map(Number)) {
     for (const batching of [true, false]) {
       const row = await run(mode, sessions, batching);
       rows.push(row);
       console.log(
-        `${row.mode.padEnd(10)} ${String(row.sessions).padStart(8)} ${String(row.batching).padEnd(8)} ${row.audioSecondsPerWallSecond.toFixed(2).padStart(15)} ${row.chunkLatencyMsP50.toFixed(1).padStart(7)} ${row.chunkLatencyMsP95.toFixed(1).padStart(8)} ${String(row.chunks).padStart(7)} ${String(row.errors).padStart(6)} ${row.meanDecodeBatchRows.toFixed(1).padStart(8)}`,
+        `${row.mode.padEnd(10)} ${String(row.sessions).padStart(8)} ${String(row.batching).padEnd(8)} ${row.audioSecondsPerWallSecond.toFixed(2).padStart(15)} ${row.chunkLatencyMsP50.toFixed(1).padStart(7)} ${row.chunkLatencyMsP95.toFixed(1).padStart(8)} ${String(row.chunks).padStart(7)} ${String(row.errors).padStart(6)} ${row.meanDecodeBatchRows.toFixed(1).padStart(8)} ${row.workerBusy.toFixed(2).padStart(18)}`,
       );
     }
   }

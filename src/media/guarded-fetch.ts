@@ -40,7 +40,7 @@ export function createGuardedFetch(options: GuardedFetchOptions): FetchFunction 
   const maxRedirects = options.maxRedirects ?? 5;
 
   const guarded = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
-    let request = new Request(input, init);
+    let request = buildRequest(() => new Request(input, init));
     for (let hop = 0; ; hop += 1) {
       const url = new URL(request.url);
       if (!options.isAllowedUrl(url)) {
@@ -54,17 +54,24 @@ export function createGuardedFetch(options: GuardedFetchOptions): FetchFunction 
       if (location === null) return response;
       await response.body?.cancel();
       if (hop >= maxRedirects) throw new AppError('downloadFailed', `Too many redirects (more than ${maxRedirects})`);
-      const target = new URL(location, url);
+      const target = buildRequest(() => new URL(location, url));
       const keepsMethod = response.status === 307 || response.status === 308 ||
         (replay.method !== 'POST' && response.status !== 303);
       const hasBody = keepsMethod && replay.method !== 'GET' && replay.method !== 'HEAD';
-      request = new Request(target, {
-        method: keepsMethod ? replay.method : 'GET',
-        headers: replay.headers,
-        body: hasBody ? await replay.arrayBuffer() : null,
-        signal: replay.signal,
-      });
+      const body = hasBody ? await replay.arrayBuffer() : null;
+      request = buildRequest(() => new Request(target, {
+        method: keepsMethod ? replay.method : 'GET', headers: replay.headers, body, signal: replay.signal,
+      }));
     }
   };
   return guarded as FetchFunction;
+}
+
+// URLs with credentials or garbage throw TypeError in Request/URL; report them as refused downloads.
+function buildRequest<T>(build: () => T): T {
+  try {
+    return build();
+  } catch (error) {
+    throw new AppError('downloadFailed', 'Refusing to fetch a malformed URL', { cause: error });
+  }
 }

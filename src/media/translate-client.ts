@@ -9,6 +9,7 @@ import type { RawData } from 'ws';
 import { ChunkPacer, systemClock } from './chunk-pacer.ts';
 import type { PacerClock, PacingMode } from './chunk-pacer.ts';
 import { decodeAudioFile, decodeSampleRateHz } from './ffmpeg-decoder.ts';
+import type { DecodeOptions } from './ffmpeg-decoder.ts';
 import { addedText, buildCues } from './subtitles.ts';
 import type { SubtitleCue, TranslationEvent } from './subtitles.ts';
 
@@ -100,7 +101,10 @@ export async function translateFile(options: TranslateFileOptions): Promise<Tran
       };
       const frame = new Float32Array(chunkSamples);
       let filled = 0;
-      for await (const decoded of decodeAudioFile(options.filePath, withDefined({ ffmpegPath: options.ffmpegPath, signal: options.signal }))) {
+      const decodeOptions: DecodeOptions = {};
+      if (options.ffmpegPath !== undefined) decodeOptions.ffmpegPath = options.ffmpegPath;
+      if (options.signal !== undefined) decodeOptions.signal = options.signal;
+      for await (const decoded of decodeAudioFile(options.filePath, decodeOptions)) {
         let offset = 0;
         while (offset < decoded.length) {
           const take = Math.min(chunkSamples - filled, decoded.length - offset);
@@ -181,7 +185,8 @@ async function requestJson(url: URL, method: 'GET' | 'POST'): Promise<Record<str
 function openSocket(base: URL, sessionId: string): Promise<WebSocket> {
   const url = new URL(`/wss/${encodeURIComponent(sessionId)}`, base);
   url.protocol = base.protocol === 'https:' ? 'wss:' : 'ws:';
-  const socket = new WebSocket(url);
+  // Float audio does not compress; deflate would only cost CPU on both ends.
+  const socket = new WebSocket(url, { perMessageDeflate: false });
   return new Promise((resolve, reject) => {
     socket.once('open', () => resolve(socket));
     socket.once('error', reject);
@@ -248,8 +253,4 @@ function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promi
     timer = setTimeout(() => reject(new Error(message)), ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-function withDefined<T extends object>(value: T): { [K in keyof T]: Exclude<T[K], undefined> } {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as { [K in keyof T]: Exclude<T[K], undefined> };
 }

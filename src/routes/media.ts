@@ -3,7 +3,8 @@
  * `GET /test_video/{filename}`. Thin: parse, call the media domain, shape the reply. Compatibility
  * with the original (§1.3.9, §1.3.12): parameters come from the query string first, then a JSON
  * body; download failures are HTTP 200 `{"error": ...}`; test-video failures are real 4xx with
- * `{"detail": ...}`.
+ * `{"detail": ...}`. The app is expected to have registered the shared body parsers
+ * (plugins/request-params.ts `registerBodyParsers`), so an empty JSON body counts as absent.
  */
 import { stat } from 'node:fs/promises';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
@@ -16,6 +17,7 @@ import type { DownloadProgress } from '../media/download-progress.ts';
 import { attachmentDisposition, buildFileResponse } from '../media/file-response.ts';
 import type { FileResponse } from '../media/file-response.ts';
 import { TestVideoLibrary } from '../media/test-videos.ts';
+import { mergeBodyParams } from '../plugins/request-params.ts';
 import type { YoutubeDownloader } from '../media/youtube-downloader.ts';
 
 export interface MediaRoutesOptions {
@@ -55,16 +57,14 @@ export const mediaRoutes: FastifyPluginAsync<MediaRoutesOptions> = async (fastif
   const library = new TestVideoLibrary(options.testVideoDir);
 
   app.post('/download_youtube', {
+    // Query string first, then JSON body fields (the shared rule); validated as one object.
+    preValidation: mergeBodyParams(['json']),
     // Invalid parameters must still be answered with 200 + {"error"} (the page's contract).
     attachValidation: true,
-    schema: { querystring: downloadParams, body: downloadParams.optional() },
+    schema: { querystring: downloadParams },
   }, async (request, reply) => {
     if (request.validationError) return { error: 'Invalid parameters: url and session_id must be short strings' };
-    const query = request.query;
-    const body = request.body ?? {};
-    const url = query.url ?? body.url;
-    const sessionId = query.session_id ?? body.session_id;
-    const downloadId = query.download_id ?? body.download_id;
+    const { url, session_id: sessionId, download_id: downloadId } = request.query;
     if (url === undefined || url.trim() === '') return { error: 'Missing URL parameter' };
     if (!options.downloader) return { error: 'YouTube download is disabled on this server' };
     if (options.isKnownSession && (sessionId === undefined || !options.isKnownSession(sessionId))) {
@@ -100,6 +100,7 @@ export const mediaRoutes: FastifyPluginAsync<MediaRoutesOptions> = async (fastif
   });
 
   app.get('/download_youtube/progress', {
+    preValidation: mergeBodyParams(['json']),
     schema: { querystring: progressQuery, response: { 200: progressReply } },
     attachValidation: true,
   }, async (request) => {

@@ -3,7 +3,7 @@
  * promotion when a slot frees, the idle sweep, lookup, and a bounded event history. One layer of
  * sessions only: deleting or sweeping a session also releases its engine state (W15/W16).
  */
-import type { Logger } from 'pino';
+import type { SessionLogger } from './session-logger.ts';
 import { AppError } from '../errors.ts';
 import type { TranslationEngine } from '../inference/translation-engine.ts';
 import type { Clock } from './clock.ts';
@@ -23,7 +23,7 @@ export interface SessionManagerOptions {
   defaultLatencyMultiplier: number;
   maxSegmentsPerSession: number;
   queuedAudioLimitMs: number;
-  logger?: Logger;
+  logger?: SessionLogger;
 }
 
 export interface CreateSessionRequest {
@@ -170,6 +170,12 @@ export class SessionManager {
   /** First step of shutdown: `create` throws 'shuttingDown' from now on. */
   stopAdmitting(): void {
     this.isAdmitting = false;
+  }
+
+  /** Shutdown, step "stop admitting, tell clients": no new sessions; connections stop reading audio. */
+  beginShutdown(): void {
+    this.isAdmitting = false;
+    for (const session of this.sessions.values()) session.notifyShutdown();
   }
 
   /** Closes every session (shutdown). */

@@ -3,7 +3,7 @@
  * (opened on activation, kept across socket reconnects, closed on delete/sweep/shutdown), its
  * keep-alive time stamps, and the connection ("sink") currently receiving its results.
  */
-import type { Logger } from 'pino';
+import type { SessionLogger } from './session-logger.ts';
 import { AppError } from '../errors.ts';
 import type { ChunkResult, StreamListener, TranslationStream } from '../inference/translation-engine.ts';
 import type { Clock } from './clock.ts';
@@ -26,6 +26,8 @@ export interface SessionSink {
   sessionClosed(reason: CloseReason): void;
   /** A newer connection took over this session. */
   replaced(): void;
+  /** The server is shutting down: stop reading audio; results in flight still arrive. */
+  shuttingDown(): void;
 }
 
 export interface SessionInit {
@@ -41,7 +43,7 @@ export interface SessionInit {
   maxSegmentsPerSession: number;
   /** Audio held while queued, in ms; beyond it frames are refused with `overloaded`. */
   queuedAudioLimitMs: number;
-  logger?: Logger;
+  logger?: SessionLogger;
 }
 
 export class Session {
@@ -210,6 +212,11 @@ export class Session {
   /** Forgets `sink` if it is still the attached one (socket closed); the session lives on. */
   detach(sink: SessionSink): void {
     if (this.sink === sink) this.sink = null;
+  }
+
+  /** First step of shutdown, before in-flight work drains. */
+  notifyShutdown(): void {
+    this.sink?.shuttingDown();
   }
 
   /** Ends the session: releases the stream and tells the attached connection. Idempotent. */

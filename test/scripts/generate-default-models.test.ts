@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { loadModelPackage } from '../../src/inference/manifest.ts';
 import { MODELS_DIR, TINY_PACKAGE_NAMES } from './models/tiny-model-harness.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -39,13 +40,13 @@ test('regenerating the default models is byte-identical to the committed models/
 
 for (const name of TINY_PACKAGE_NAMES) {
   test(`${name}: manifest and tokens follow docs/model-format.md`, async () => {
-    const manifest = JSON.parse(await readFile(join(MODELS_DIR, name, 'manifest.json'), 'utf8')) as Record<string, never>;
+    const manifest = JSON.parse(await readFile(join(MODELS_DIR, name, 'manifest.json'), 'utf8')) as Record<string, unknown>;
     const { tokens } = JSON.parse(await readFile(join(MODELS_DIR, name, 'tokens.json'), 'utf8')) as { tokens: string[] };
     const pair = LANGUAGE_PAIRS[name] ?? '';
 
     assert.equal(manifest.formatVersion, 1);
     assert.equal(manifest.name, name);
-    assert.match(manifest.description, /NOT a translation/);
+    assert.match(String(manifest.description), /NOT a translation/);
     assert.deepEqual(manifest.audio, { sampleRateHz: 16000, baseSegmentMs: 960, maxLatencyMultiplier: 4 });
     assert.deepEqual(manifest.encoder, {
       file: 'encoder.onnx', samplesPerFrame: 320, framesPerSegment: 48, embeddingsPerSegment: 12,
@@ -72,5 +73,9 @@ for (const name of TINY_PACKAGE_NAMES) {
     assert.deepEqual(next, { prefix: [5], suffix: [7, 6] });
     const instruction = first.prefix.slice(2, -2);
     assert.ok(instruction.length > 0 && instruction.every((id) => id >= 8 && id < tokens.length), 'system prompt words are ordinary pieces');
+
+    // The engine's own loader accepts the package as it is.
+    const loaded = await loadModelPackage(join(MODELS_DIR, name));
+    assert.deepEqual(loaded.tokens, tokens);
   });
 }

@@ -1,0 +1,28 @@
+/**
+ * Protocol-level keep-alive for WebSockets (uvicorn did this for the original: ping every 20 s):
+ * a socket that has not answered the previous ping is terminated, so half-open connections do not
+ * hold sessions' sinks forever.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { WebSocket } from 'ws';
+
+/** Starts the ping timer on `app.websocketServer`; stopped when the app closes. */
+export function startWebSocketHeartbeat(app: FastifyInstance, intervalMs: number): void {
+  const isAlive = new WeakMap<WebSocket, boolean>();
+  app.websocketServer.on('connection', (socket: WebSocket) => {
+    isAlive.set(socket, true);
+    socket.on('pong', () => isAlive.set(socket, true));
+  });
+  const timer = setInterval(() => {
+    for (const socket of app.websocketServer.clients) {
+      if (isAlive.get(socket) === false) {
+        socket.terminate();
+        continue;
+      }
+      isAlive.set(socket, false);
+      socket.ping();
+    }
+  }, intervalMs);
+  timer.unref();
+  app.addHook('onClose', async () => clearInterval(timer));
+}

@@ -1,0 +1,55 @@
+/** GET /health (spec §1.3.8) and POST /load_models (§1.3.10): always 200 JSON. */
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { rayStats } from './engine-report.ts';
+import { publicSessionId } from './session-view.ts';
+
+export const healthRoutes: FastifyPluginAsyncZod = async (app) => {
+  const { engine, batching, sessions, clock } = app;
+  const expose = app.appConfig.sessions.exposeSessionIds;
+
+  app.get('/health', { schema: { response: { 200: z.looseObject({ status: z.string(), time: z.number() }) } } }, async () => {
+    const now = clock.now();
+    const counts = sessions.counts();
+    return {
+      status: sessions.admitting ? 'healthy' : 'shutting_down',
+      time: Math.floor(now / 1000),
+      scheduler_available: true,
+      active_sessions_count: counts.active,
+      queued_sessions_count: counts.queued,
+      active_sessions: sessions.list().map((session) => ({
+        session_id: publicSessionId(session.id, expose),
+        type: 'scheduler',
+        state: session.state,
+        agent_type: session.agentType,
+        language_pair: session.languagePair,
+        user_id: publicSessionId(session.userId, expose),
+        latency_multiplier: session.latencyMultiplier,
+        inactive_for: `${((now - Math.max(session.lastPingMs, session.lastActivityMs)) / 1000).toFixed(1)}s`,
+        created_at: session.createdAtMs / 1000,
+        connected: session.hasSink,
+      })),
+      language_pairs: engine.languagePairs().map((info) => ({
+        language_pair: info.languagePair,
+        model: info.modelName,
+        device: info.device,
+        provider: info.provider,
+        max_latency_multiplier: info.maxLatencyMultiplier,
+      })),
+      uptime_s: Math.round((now - app.startedAtMs) / 1000),
+      ray_stats: rayStats(engine, batching, sessions),
+    };
+  });
+
+  app.post('/load_models', { schema: { response: { 200: z.looseObject({ success: z.boolean() }) } } }, async () => {
+    // Models are loaded once at start-up; reloading on request was a denial-of-service lever (W10).
+    const pairs = engine.languagePairs().map((info) => info.languagePair);
+    if (pairs.length === 0) return { success: false, error: 'No models are loaded' };
+    return {
+      success: true,
+      message: 'Models are loaded and ready',
+      loaded_language_pairs: pairs,
+      ray_stats: rayStats(engine, batching, sessions),
+    };
+  });
+};

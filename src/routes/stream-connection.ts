@@ -1,0 +1,232 @@
+/**
+ * The WebSocket adapter of /wss/{session_id}: validates frames, hands audio to the session,
+ * writes the session's results back, and maps every failure to an `ERROR:` frame through one
+ * path. No exception escapes a listener. The session outlives the socket (reconnects continue the
+ * same translation); the newest socket of a session replaces an older one (closed with 4003).
+ */
+import type { FastifyBaseLogger } from 'fastify';
+import type { RawData, WebSocket } from 'ws';
+import type { AppError } from '../errors.ts';
+import { decodeAudioFrame } from '../protocol/audio-frame.ts';
+import { closeCodes, type CloseCode } from '../protocol/close-codes.ts';
+import { encodeWsError, toAppError } from '../protocol/error-reply.ts';
+import { parseClientText, serverFrames } from '../protocol/ws-frames.ts';
+import type { CloseReason, Session, SessionSink } from '../sessions/session.ts';
+import type { SessionManager } from '../sessions/session-manager.ts';
+
+export interface StreamConnectionOptions {
+  maxFrameSamples: number;
+  log: FastifyBaseLogger;
+}
+
+/** Outbound frames waiting for the socket; bounded so a stalled client cannot grow memory. */
+const maxOutboxFrames = 256;
+
+const closeCodeFor: Record<CloseReason, CloseCode> = {
+  deleted: closeCodes.sessionDeleted,
+  expired: closeCodes.sessionExpired,
+  shutdown: closeCodes.shuttingDown,
+  failed: closeCodes.internalError,
+};
+
+function toBytes(data: RawData): Uint8Array {
+  if (Array.isArray(data)) return Buffer.concat(data);
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  return data;
+}
+
+class StreamConnection implements SessionSink {
+  private readonly outbox: { text: string; isTranslation: boolean }[] = [];
+  private isWriting = false;
+  private pendingClose: CloseCode | null = null;
+  private isInputStopped = false;
+
+  constructor(
+    private readonly socket: WebSocket,
+    private readonly session: Session,
+    private readonly sessions: SessionManager,
+    private readonly options: StreamConnectionOptions,
+  ) {}
+
+  /** Sends the opening status frame and any translation produced while disconnected. */
+  open(): void {
+    if (this.session.state === 'active') {
+      this.send(serverFrames.ready);
+      this.session.deliverUndelivered();
+    } else {
+      this.send(serverFrames.initializing(this.sessions.queuePosition(this.session)));
+      this.pause();
+    }
+  }
+
+  onMessage(data: RawData, isBinary: boolean): void {
+    try {
+      if (isBinary) this.onAudio(toBytes(data));
+      else this.onText(toBytes(data).toString());
+    } catch (error) {
+      this.fail(error);
+    }
+  }
+
+  onClose(code: number): void {
+    this.session.detach(this);
+    this.outbox.length = 0;
+    this.options.log.debug({ sessionId: this.session.id, code }, 'stream socket closed');
+  }
+
+  // --- SessionSink -------------------------------------------------------------------------
+
+  sendTranslation(fullText: string): void {
+    const last = this.outbox[this.outbox.length - 1];
+    // Frames carry the whole text, so an unsent older translation can simply be replaced.
+    if (last?.isTranslation) last.text = fullText;
+    else this.enqueue(fullText, true);
+  }
+
+  sendError(error: AppError): void {
+    this.send(encodeWsError(error));
+  }
+
+  resumeInput(): void {
+    if (!this.isInputStopped && this.socket.isPaused) this.socket.resume();
+  }
+
+  activated(): void {
+    this.send(serverFrames.ready);
+    this.session.deliverUndelivered();
+  }
+
+  sessionClosed(reason: CloseReason): void {
+    this.closeAfterFlush(closeCodeFor[reason]);
+  }
+
+  replaced(): void {
+    this.closeAfterFlush(closeCodes.replaced);
+  }
+
+  shuttingDown(): void {
+    this.isInputStopped = true;
+    this.pause();
+    this.send(serverFrames.error('Server is shutting down; translations in progress will still be sent'));
+  }
+
+  // --- inbound -------------------------------------------------------------------------------
+
+  private onAudio(bytes: Uint8Array): void {
+    this.session.touch();
+    if (this.isInputStopped) return;
+    if (bytes.byteLength === 0) return; // the original ignored empty frames too
+    const frame = decodeAudioFrame(bytes, this.options.maxFrameSamples);
+    if (frame.sanitizedCount > 0) {
+      this.options.log.debug({ sessionId: this.session.id, sanitized: frame.sanitizedCount }, 'non-finite or out-of-range samples sanitised');
+    }
+    if (!this.session.pushAudio(frame.samples)) this.pause();
+  }
+
+  private onText(text: string): void {
+    this.session.touch();
+    const command = parseClientText(text);
+    switch (command.kind) {
+      case 'eof':
+        // Frames after EOF keep flowing into the stream; they queue behind the flushed tail.
+        this.session.flush().then(
+          () => this.send(serverFrames.processingComplete),
+          (error: unknown) => this.fail(error),
+        );
+        return;
+      case 'latency':
+        this.session.setLatencyMultiplier(command.multiplier);
+        this.send(serverFrames.latencyUpdated(command.multiplier));
+        return;
+      case 'badLatency':
+        this.send(serverFrames.error('Invalid latency format'));
+        return;
+      case 'ignored':
+        return;
+    }
+  }
+
+  private fail(error: unknown): void {
+    const appError = toAppError(error);
+    if (appError.status >= 500 && appError.code !== 'overloaded') {
+      this.options.log.error({ err: error, sessionId: this.session.id }, 'stream frame failed');
+    } else {
+      this.options.log.debug({ code: appError.code, sessionId: this.session.id }, 'stream frame rejected');
+    }
+    this.send(encodeWsError(appError));
+  }
+
+  private pause(): void {
+    if (!this.socket.isPaused) this.socket.pause();
+  }
+
+  // --- outbound ------------------------------------------------------------------------------
+
+  private send(text: string): void {
+    this.enqueue(text, false);
+  }
+
+  private enqueue(text: string, isTranslation: boolean): void {
+    if (this.socket.readyState !== this.socket.OPEN || this.pendingClose) return;
+    if (this.outbox.length >= maxOutboxFrames) {
+      this.options.log.warn({ sessionId: this.session.id }, 'client too slow; status frame dropped');
+      return;
+    }
+    this.outbox.push({ text, isTranslation });
+    this.pump();
+  }
+
+  private pump(): void {
+    if (this.isWriting) return;
+    const next = this.outbox.shift();
+    if (!next) {
+      if (this.pendingClose) this.socket.close(this.pendingClose.code, this.pendingClose.reason);
+      return;
+    }
+    if (this.socket.readyState !== this.socket.OPEN) {
+      this.outbox.length = 0;
+      return;
+    }
+    this.isWriting = true;
+    this.socket.send(next.text, (error) => {
+      this.isWriting = false;
+      if (error) {
+        this.outbox.length = 0;
+        return;
+      }
+      this.pump();
+    });
+  }
+
+  private closeAfterFlush(code: CloseCode): void {
+    if (this.pendingClose) return;
+    this.session.detach(this);
+    this.pendingClose = code;
+    this.pump();
+  }
+}
+
+/**
+ * Serves one socket of /wss/{session_id}. Must be called synchronously from the route handler:
+ * the message listener is attached before anything else so that no early frame is lost.
+ */
+export function serveStreamSocket(socket: WebSocket, sessionId: string, sessions: SessionManager, options: StreamConnectionOptions): void {
+  let connection: StreamConnection | null = null;
+  socket.on('message', (data, isBinary) => connection?.onMessage(data, isBinary));
+  socket.on('close', (code) => connection?.onClose(code));
+  socket.on('error', (error) => options.log.debug({ err: error, sessionId }, 'stream socket error'));
+
+  const session = sessions.get(sessionId);
+  if (!session || session.state === 'closed') {
+    socket.close(closeCodes.invalidSession.code, closeCodes.invalidSession.reason);
+    return;
+  }
+  if (!sessions.admitting) {
+    socket.close(closeCodes.shuttingDown.code, closeCodes.shuttingDown.reason);
+    return;
+  }
+  connection = new StreamConnection(socket, session, sessions, options);
+  session.touch();
+  session.attach(connection);
+  connection.open();
+}
