@@ -73,6 +73,8 @@ export class DynamicBatcher<I, R> {
   #settings: BatchSettings;
   #queuedItems = 0;
   #running = new Set<Promise<void>>();
+  /** Units (rows) inside running batches: work that will soon come back as its next step. */
+  #inFlightUnits = 0;
   #timer: { handle: unknown; dueAt: number } | null = null;
   #pumpScheduled: NodeJS.Immediate | null = null;
   #isClosed = false;
@@ -185,7 +187,11 @@ export class DynamicBatcher<I, R> {
     if (!oldest) return null;
     if (lane.queuedUnits >= this.#settings.maxBatchSize) return 'full';
     if (now - oldest.enqueuedAt >= this.#settings.maxWaitMs) return 'timeout';
-    if (this.#running.size === 0) return 'idle';
+    // Idle: at least as much work waits here as is in flight, so waiting for the in-flight work to
+    // come back could at most double the batch while a free worker sits unused. With nothing in
+    // flight this is plain "nothing to wait for"; with several workers it keeps them all busy
+    // instead of stalling each step for maxWaitMs.
+    if (lane.queuedUnits >= this.#inFlightUnits) return 'idle';
     return null;
   }
 
@@ -251,10 +257,12 @@ export class DynamicBatcher<I, R> {
         for (const entry of batch) entry.reject(error);
       },
     ).finally(() => {
+      this.#inFlightUnits -= units;
       this.#running.delete(done);
       this.#schedulePump();
     });
     this.#running.add(done);
+    this.#inFlightUnits += units;
   }
 
   /** Arms one timer for the earliest moment a waiting lane times out; none when nothing waits or no slot is free. */

@@ -195,6 +195,10 @@ export function crossFieldProblems(config: ServerConfig, cores: number): string[
   if (streamHighWaterMs > streamMaxPendingMs) {
     problems.push(`engine.streamHighWaterMs (${streamHighWaterMs}) must be ≤ engine.streamMaxPendingMs (${streamMaxPendingMs})`);
   }
+  const { maxBytes, cacheMaxBytes } = config.media.youtube;
+  if (maxBytes > cacheMaxBytes) {
+    problems.push(`media.youtube.maxBytes (${maxBytes}) must be ≤ media.youtube.cacheMaxBytes (${cacheMaxBytes}): a downloaded video must fit in the cache`);
+  }
   return problems;
 }
 

@@ -113,6 +113,27 @@ export const serverConfigSchema = z.strictObject({
       streamMaxPendingMs: positiveInt.default(60_000),
     })
     .prefault({}),
+  media: z
+    .strictObject({
+      /** The only folder GET /test_video/{filename} serves from (W13). */
+      testVideoDir: z.string().min(1).default('static/test_video'),
+      youtube: z
+        .strictObject({
+          enabled: z.boolean().default(true),
+          /** Downloads are refused unless session_id names a live session. */
+          requireKnownSession: z.boolean().default(true),
+          cacheDir: z.string().min(1).default('cache/youtube'),
+          cacheMaxBytes: positiveInt.default(2 * 1024 ** 3),
+          maxBytes: positiveInt.default(512 * 1024 ** 2),
+          maxDurationSeconds: positiveInt.default(3 * 3600),
+          timeoutMs: positiveInt.default(10 * 60_000),
+          stallTimeoutMs: positiveInt.default(30_000),
+          maxConcurrent: positiveInt.max(64).default(2),
+          maxQueued: z.number().int().min(0).max(1000).default(8),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
   evaluation: z
     .strictObject({
       /** Per session, output segments kept for delay statistics (oldest dropped beyond). */

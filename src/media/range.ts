@@ -38,7 +38,7 @@ export function parseRange(header: string | undefined, sizeBytes: number): Range
   }
   const start = Number(first);
   const end = last === '' ? sizeBytes - 1 : Number(last);
-  if (end < start) return { kind: 'full' };
+  if (last !== '' && end < start) return { kind: 'full' };
   if (start >= sizeBytes) return { kind: 'unsatisfiable' };
   return { kind: 'partial', range: { start, end: Math.min(end, sizeBytes - 1) } };
 }

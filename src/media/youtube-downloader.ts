@@ -211,10 +211,11 @@ export class YoutubeDownloader {
         throw new AppError('mediaTooLong', `Video is ${Math.round(durationSeconds)} s long; the limit is ${this.limits.maxDurationSeconds} s`);
       }
       this.#checkSize(video.contentLengthBytes);
+      job.status.totalBytes = video.contentLengthBytes;
+      this.#setState(job, 'downloading');
       const body = await this.#fetcher.open(video, signal);
       this.#checkSize(body.contentLengthBytes);
       job.status.totalBytes = body.contentLengthBytes ?? video.contentLengthBytes;
-      this.#setState(job, 'downloading');
       const mimeType = body.mimeType ?? video.mimeType;
       await pipeline(Readable.from(this.#meter(job, body, logger)), createWriteStream(temporaryPath, { flags: 'wx' }));
       const lease = await this.#cache.commit(job.videoId, temporaryPath, mimeType, job.status.receivedBytes);

@@ -12,12 +12,13 @@ import { encodeHttpError, encodeValidationError, type ValidationIssue } from '..
 function validationIssues(error: FastifyError): ValidationIssue[] {
   const location = error.validationContext === 'querystring' ? 'query' : (error.validationContext ?? 'request');
   if (!hasZodFastifySchemaValidationErrors(error)) {
-    return [{ location, path: [], message: error.message, type: 'value_error' }];
+    return [{ location, path: [], message: error.message || 'invalid value', type: 'value_error' }];
   }
   return error.validation.map((issue) => {
     const path = issue.instancePath.split('/').filter((part) => part !== '');
-    const isMissing = issue.keyword === 'invalid_type' && /received undefined/.test(issue.message);
-    return { location, path, message: isMissing ? 'field required' : issue.message, type: isMissing ? 'missing' : issue.keyword };
+    const message = issue.message ?? 'invalid value';
+    const isMissing = issue.keyword === 'invalid_type' && /received undefined/.test(message);
+    return { location, path, message: isMissing ? 'field required' : message, type: isMissing ? 'missing' : issue.keyword };
   });
 }
 

@@ -15,7 +15,10 @@ export const staticRoutes: FastifyPluginAsync<StaticRoutesOptions> = async (app,
 
   async function serve(request: FastifyRequest, reply: FastifyReply, path: string): Promise<FastifyReply> {
     const file = root ? await resolveStaticFile(root, path) : null;
-    if (!file) return reply.callNotFound();
+    if (!file) {
+      reply.callNotFound();
+      return reply;
+    }
     const etag = `W/"${file.size.toString(16)}-${Math.floor(file.mtimeMs).toString(16)}"`;
     reply
       .header('ETag', etag)

@@ -84,6 +84,8 @@ class StreamConnection implements SessionSink {
   }
 
   sendError(error: AppError): void {
+    // During shutdown, chunks queued behind the drained ones fail with engineClosed: expected, not news.
+    if (this.isInputStopped && error.code === 'engineClosed') return;
     this.send(encodeWsError(error));
   }
 

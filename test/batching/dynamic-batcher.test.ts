@@ -67,12 +67,30 @@ function lastCall(calls: readonly Call[]): Call {
   return call;
 }
 
-/** Starts one batch that keeps a run slot busy until the test finishes it. */
+/**
+ * Starts one batch that keeps a run slot busy until the test finishes it. It is large (8 units in
+ * flight), so a few queued units do not make the lanes "idle" while it runs.
+ */
 async function occupySlot(h: ReturnType<typeof harness>, name = 'blocker'): Promise<Call> {
-  void h.submit('prefill', name);
+  void h.batcher.submit('prefill', { name, size: 8 }).catch(() => undefined);
   await turn();
   return lastCall(h.calls);
 }
+
+test('a free worker takes waiting work at once when as much waits as is in flight (idle flush)', async (t) => {
+  const h = harness(t);
+  h.setSlots(2);
+  void h.submit('decode', 'x', 'y');
+  await turn();
+  assert.deepEqual(batches(h.calls), [['x', 'y']]);
+  h.submit('decode', 'a');
+  await turn();
+  assert.equal(h.calls.length, 1, '1 unit waiting, 2 in flight: wait for them to come back');
+  h.submit('decode', 'b');
+  await turn();
+  assert.deepEqual(batches(h.calls), [['x', 'y'], ['a', 'b']], '2 waiting, 2 in flight: use the free worker');
+  assert.deepEqual(h.batcher.stats().decode?.flushReasons, { full: 0, timeout: 0, idle: 2 });
+});
 
 test('an item is dispatched at once when no batch is running (idle flush)', async (t) => {
   const h = harness(t);

@@ -1,0 +1,89 @@
+/**
+ * buildApp(config, deps) → a Fastify instance with every plugin and route registered in one
+ * explicit order. It never listens; the process entry (server.ts) and tests do that, tests with
+ * injected dependencies (a test engine, a manual clock) instead of test-only flags.
+ */
+import { resolve } from 'node:path';
+import cors from '@fastify/cors';
+import websocket from '@fastify/websocket';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import type { Logger } from 'pino';
+import type { ServerConfig } from './config/schema.ts';
+import type { TranslationEngine } from './inference/translation-engine.ts';
+import type { YoutubeDownloader } from './media/youtube-downloader.ts';
+import domain from './plugins/domain.ts';
+import { installErrorHandlers } from './plugins/error-handler.ts';
+import { registerBodyParsers } from './plugins/request-params.ts';
+import { startWebSocketHeartbeat } from './plugins/ws-heartbeat.ts';
+import { parseQueryString } from './protocol/query-string.ts';
+import { clusterRoutes } from './routes/cluster.ts';
+import { debugRoutes } from './routes/debug.ts';
+import { evaluationRoutes } from './routes/evaluation.ts';
+import { healthRoutes } from './routes/health.ts';
+import { mediaRoutes } from './routes/media.ts';
+import { sessionRoutes } from './routes/sessions.ts';
+import { staticRoutes } from './routes/static.ts';
+import { streamRoutes } from './routes/stream.ts';
+import { systemClock, type Clock } from './sessions/clock.ts';
+
+export interface AppDeps {
+  engine: TranslationEngine;
+  clock?: Clock;
+  /** Process logger; absent = logging off (tests). */
+  logger?: Logger;
+  /** The YouTube downloader; absent = /download_youtube answers that downloads are disabled. */
+  youtubeDownloader?: Pick<YoutubeDownloader, 'download' | 'progress'>;
+  /** Working directory against which relative config paths resolve (default process.cwd()). */
+  cwd?: string;
+  /** Start the idle-sweep and WebSocket ping timers (default true; tests may drive sweeps themselves). */
+  runTimers?: boolean;
+}
+
+/** Hard cap of the WebSocket layer; frames between the configured limit and this get an ERROR frame. */
+const wsMaxPayloadBytes = 16 * 1024 * 1024;
+
+/** Builds the app (not listening). Throws if a plugin fails to register. */
+export async function buildApp(config: ServerConfig, deps: AppDeps): Promise<FastifyInstance> {
+  const cwd = deps.cwd ?? process.cwd();
+  const runTimers = deps.runTimers ?? true;
+  const loggerInstance: FastifyBaseLogger | undefined = deps.logger;
+  const app = Fastify({
+    loggerInstance,
+    bodyLimit: config.server.bodyLimitBytes,
+    trustProxy: config.server.trustProxy,
+    // Session ids contain spaces and ">": long, percent-encoded path parameters.
+    routerOptions: { querystringParser: parseQueryString, maxParamLength: 2000 },
+    disableRequestLogging: (request) => request.url.startsWith('/ping'),
+  });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  installErrorHandlers(app);
+  registerBodyParsers(app);
+
+  const allowAnyOrigin = config.cors.origins.includes('*');
+  await app.register(cors, {
+    // The original reflected any Origin with credentials allowed; kept by default (README).
+    origin: allowAnyOrigin ? true : [...config.cors.origins],
+    credentials: config.cors.credentials,
+    methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
+  });
+  await app.register(websocket, { options: { maxPayload: Math.max(wsMaxPayloadBytes, config.websocket.maxFrameSamples * 4) } });
+  await app.register(domain, { config, engine: deps.engine, clock: deps.clock ?? systemClock, runSweepTimer: runTimers });
+  if (runTimers) startWebSocketHeartbeat(app, config.websocket.pingIntervalMs);
+
+  await app.register(staticRoutes, { cwd });
+  await app.register(sessionRoutes);
+  await app.register(streamRoutes);
+  await app.register(healthRoutes);
+  await app.register(debugRoutes);
+  await app.register(evaluationRoutes);
+  await app.register(clusterRoutes);
+  const sessions = app.sessions;
+  await app.register(mediaRoutes, {
+    testVideoDir: resolve(cwd, config.media.testVideoDir),
+    ...(deps.youtubeDownloader ? { downloader: deps.youtubeDownloader } : {}),
+    ...(config.media.youtube.requireKnownSession ? { isKnownSession: (id: string) => sessions.get(id) !== undefined } : {}),
+  });
+  return app;
+}

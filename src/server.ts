@@ -1,0 +1,128 @@
+/**
+ * Process entry: read the command line and config, create the logger, the engine and the app,
+ * listen, and shut down gracefully on SIGINT/SIGTERM. Every start-up failure ends in one clear
+ * message saying what to do, and a non-zero exit code.
+ */
+import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
+import { buildApp } from './app.ts';
+import { helpText, parseCommandLine } from './cli.ts';
+import { toEngineOptions } from './config/engine-options.ts';
+import { ConfigError, defaultConfig, loadConfig } from './config/load-config.ts';
+import type { ServerConfig } from './config/schema.ts';
+import { isAppError } from './errors.ts';
+import { createEngine } from './inference/engine.ts';
+import { createLogger } from './logging.ts';
+import { createYoutubeDownloader } from './media/media-services.ts';
+import type { YoutubeDownloader } from './media/youtube-downloader.ts';
+import { shutdownGracefully } from './plugins/graceful-shutdown.ts';
+
+function fail(message: string): number {
+  process.stderr.write(`infinisst-serve: ${message}\n`);
+  return 1;
+}
+
+function writeDefaultConfig(path: string, cwd: string): number {
+  const target = resolve(cwd, path);
+  if (existsSync(target)) return fail(`${target} already exists; delete it or choose another --config path`);
+  mkdirSync(resolve(target, '..'), { recursive: true });
+  writeFileSync(target, `${JSON.stringify(defaultConfig(), null, 2)}\n`);
+  process.stdout.write(`wrote the default configuration to ${target}\n`);
+  return 0;
+}
+
+function ensureFolders(config: ServerConfig, cwd: string): void {
+  for (const dir of [config.paths.logsDir, config.paths.exportDir]) mkdirSync(resolve(cwd, dir), { recursive: true });
+}
+
+function isAddressInUse(error: unknown): boolean {
+  return error instanceof Error && 'code' in error && error.code === 'EADDRINUSE';
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  const cwd = process.cwd();
+  const commandLine = parseCommandLine(argv);
+  if (commandLine.action === 'help') {
+    process.stdout.write(`${helpText()}\n`);
+    return 0;
+  }
+  if (commandLine.problems.length > 0) {
+    return fail(`invalid command line:\n${commandLine.problems.map((problem) => `  - ${problem}`).join('\n')}\nRun "npm start -- --help" for the options.`);
+  }
+  if (commandLine.action === 'create-default' && commandLine.configPath) return writeDefaultConfig(commandLine.configPath, cwd);
+
+  let config: ServerConfig;
+  try {
+    config = loadConfig({ configPath: commandLine.configPath, env: process.env, flagValues: commandLine.flagValues, cores: availableParallelism(), cwd });
+  } catch (error) {
+    if (error instanceof ConfigError) return fail(`${error.message}\nFix these settings (config file, INFINISST_* environment or flags; see --help).`);
+    throw error;
+  }
+
+  const modelsDir = resolve(cwd, config.engine.modelsDir);
+  if (!existsSync(modelsDir) || !statSync(modelsDir).isDirectory()) {
+    return fail(`models folder ${modelsDir} does not exist: run "npm run generate:models" for the default models, or point --models-dir at your model packages`);
+  }
+  ensureFolders(config, cwd);
+  const { logger, logFile } = createLogger(config, cwd);
+  logger.info({ logFile, host: config.server.host, port: config.server.port }, 'starting');
+
+  let engine;
+  try {
+    engine = await createEngine(toEngineOptions(config, cwd, logger));
+  } catch (error) {
+    logger.flush();
+    if (isAppError(error)) return fail(`cannot load the models: ${error.message}`);
+    throw error;
+  }
+  logger.info({ languagePairs: engine.languagePairs() }, 'models loaded');
+
+  let downloader: YoutubeDownloader | undefined;
+  if (config.media.youtube.enabled) {
+    const { enabled: _enabled, requireKnownSession: _known, ...settings } = config.media.youtube;
+    downloader = await createYoutubeDownloader({ ...settings, cacheDir: resolve(cwd, settings.cacheDir) }, { logger });
+  }
+
+  const app = await buildApp(config, { engine, logger, cwd, ...(downloader ? { youtubeDownloader: downloader } : {}) });
+  try {
+    await app.listen({ host: config.server.host, port: config.server.port });
+  } catch (error) {
+    await app.close().catch(() => undefined);
+    await engine.close(0);
+    await downloader?.close();
+    if (isAddressInUse(error)) {
+      return fail(`port ${config.server.port} on ${config.server.host} is already in use: stop the other server or choose another port with --port N`);
+    }
+    return fail(`cannot listen on ${config.server.host}:${config.server.port}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+
+  let isShuttingDown = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (isShuttingDown) {
+      logger.warn({ signal }, 'second signal: exiting immediately');
+      process.exit(1);
+    }
+    isShuttingDown = true;
+    logger.info({ signal }, 'signal received');
+    void shutdownGracefully(app, { engine, graceMs: config.server.shutdownGraceMs })
+      .then(() => downloader?.close())
+      .finally(() => {
+        logger.flush();
+        process.exitCode = 0;
+      });
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return -1; // keep running
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(`infinisst-serve: unexpected start-up failure: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exitCode = 1;
+  },
+);
