@@ -1,6 +1,6 @@
 /**
- * The Llama-style decoder (RMSNorm, rotary positions, causal-by-slot attention over a KV cache,
- * gated SiLU MLP, final norm, LM head) and the separate token-embedding graph. Tensor names follow
+ * The Llama-style decoder (RMSNorm, rotary positions, causal-by-slot grouped-query attention over
+ * a KV cache, gated SiLU MLP, final norm, LM head) and the separate token-embedding graph. Tensor names follow
  * docs/model-format.md.
  */
 import { GraphBuilder } from './graph-builder.ts';
@@ -58,6 +58,7 @@ export function buildDecoderGraph(seedPrefix: string, head: DecoderHead): GraphS
         x: rmsNorm(b, hidden, 'input_layernorm', d.hiddenSize),
         dModel: d.hiddenSize,
         numHeads: d.numHeads,
+        numKeyValueHeads: d.numKeyValueHeads,
         headDim: d.headDim,
         rotary,
         pastKey: cache.key,

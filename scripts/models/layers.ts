@@ -98,7 +98,13 @@ export function causalBySlot(b: GraphBuilder, newSteps: string, pastKey: string)
 export interface AttentionParams {
   x: string;
   dModel: number;
+  /** Query heads. */
   numHeads: number;
+  /**
+   * Key/value heads (grouped-query attention): each is shared by `numHeads / numKeyValueHeads`
+   * consecutive query heads, as in HF's repeat_kv. Defaults to `numHeads` (plain multi-head).
+   */
+  numKeyValueHeads?: number;
   headDim: number;
   rotary: RotaryTables;
   pastKey: string;
@@ -113,28 +119,45 @@ export interface AttentionParams {
   outputGain: number;
 }
 
-/** Multi-head self-attention over [past ; new] with rotary q/k; writes the present cache outputs. */
+/**
+ * Multi-head self-attention over [past ; new] with rotary q/k; writes the present cache outputs.
+ * With fewer KV heads than query heads (GQA), query head h reads KV head floor(h / group). The
+ * cache is never repeated: the queries of one group are folded into the sequence axis instead
+ * ([B, H, T, D] -> [B, KV, G·T, D]), so each KV head meets all G·T of its queries in one MatMul.
+ * That computes exactly HF's repeat_kv attention while reading the cache once, which is the point
+ * of GQA for a memory-bound decode step (an Expand would copy the cache G times per call).
+ */
 export function attention(b: GraphBuilder, name: string, p: AttentionParams): string {
   return b.scoped(name, () => {
-    const inner = p.numHeads * p.headDim;
-    const heads = (projection: string, gain = 1): string => {
-      const split = b.op('Reshape', [linear(b, p.x, projection, p.dModel, inner, { gain }), b.int64Constant([0, 0, p.numHeads, p.headDim])]);
-      return b.op('Transpose', [split], { attributes: [{ name: 'perm', kind: 'ints', value: [0, 2, 1, 3] }] }); // [B, H, T, D]
+    const kvHeads = p.numKeyValueHeads ?? p.numHeads;
+    if (!Number.isInteger(p.numHeads / kvHeads)) throw new Error(`${name}: ${p.numHeads} query heads cannot share ${kvHeads} KV heads evenly`);
+    const group = p.numHeads / kvHeads;
+    const heads = (projection: string, count: number, gain = 1): string => {
+      const projected = linear(b, p.x, projection, p.dModel, count * p.headDim, { gain });
+      const split = b.op('Reshape', [projected, b.int64Constant([0, 0, count, p.headDim])]);
+      return b.op('Transpose', [split], { attributes: [{ name: 'perm', kind: 'ints', value: [0, 2, 1, 3] }] }); // [B, heads, T, D]
     };
-    const query = applyRotary(b, heads('q_proj', p.queryGain), p.rotary, p.headDim);
-    const key = applyRotary(b, heads('k_proj'), p.rotary, p.headDim);
-    const value = heads('v_proj');
+    const query = applyRotary(b, heads('q_proj', p.numHeads, p.queryGain), p.rotary, p.headDim); // [B, H, T, D]
+    const key = applyRotary(b, heads('k_proj', kvHeads), p.rotary, p.headDim); // [B, KV, T, D]
+    const value = heads('v_proj', kvHeads);
     const onSequence = { attributes: [{ name: 'axis', kind: 'int', value: 2 }] } as const;
     const presentKey = b.op('Concat', [p.pastKey, key], { ...onSequence, outputName: p.presentKeyName });
     const presentValue = b.op('Concat', [p.pastValue, value], { ...onSequence, outputName: p.presentValueName });
 
-    const keyT = b.op('Transpose', [presentKey], { attributes: [{ name: 'perm', kind: 'ints', value: [0, 1, 3, 2] }] });
-    const scores = b.op('Mul', [b.op('MatMul', [query, keyT]), b.floatConstant([1 / Math.sqrt(p.headDim)])]); // [B, H, T, S]
+    // Reshape's 0 keeps that axis of the input (batch, and S / D where they sit in the same place).
+    const toGroups = (x: string, lastDim: number): string => (group === 1 ? x : b.op('Reshape', [x, b.int64Constant([0, kvHeads, -1, lastDim])]));
+    const toHeads = (x: string, lastDim: number): string => (group === 1 ? x : b.op('Reshape', [x, b.int64Constant([0, p.numHeads, -1, lastDim])]));
+
+    const keyT = b.op('Transpose', [presentKey], { attributes: [{ name: 'perm', kind: 'ints', value: [0, 1, 3, 2] }] }); // [B, KV, D, S]
+    const groupedScores = b.op('MatMul', [toGroups(query, p.headDim), keyT]); // [B, KV, G·T, S]
+    const scores = b.op('Mul', [toHeads(groupedScores, 0), b.floatConstant([1 / Math.sqrt(p.headDim)])]); // [B, H, T, S]
     const masked = b.op('Where', [p.allowed, scores, b.floatConstant([MASKED_SCORE])]);
     const weights = b.op('Softmax', [masked], { attributes: [{ name: 'axis', kind: 'int', value: -1 }] });
-    const context = b.op('Transpose', [b.op('MatMul', [weights, presentValue])], {
+    const groupedContext = b.op('MatMul', [toGroups(weights, 0), presentValue]); // [B, KV, G·T, D]
+    const context = b.op('Transpose', [toHeads(groupedContext, p.headDim)], {
       attributes: [{ name: 'perm', kind: 'ints', value: [0, 2, 1, 3] }],
-    });
+    }); // [B, T, H, D]
+    const inner = p.numHeads * p.headDim;
     const merged = b.op('Reshape', [context, b.int64Constant([0, 0, inner])]);
     return linear(b, merged, 'o_proj', inner, p.dModel, { gain: p.outputGain });
   });

@@ -4,10 +4,11 @@
  * request with a clear error and is replaced (init re-run, with backoff if init keeps failing);
  * the other workers are untouched.
  */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { AppError } from '../errors.ts';
 import type { WorkerStats } from './translation-engine.ts';
+import { describeExit, launchWorker } from './worker-launch.ts';
 import { fromWireError, parseFromWorker } from './worker-protocol.ts';
 import type { FromWorker, ToWorker, WorkerReadyInfo } from './worker-protocol.ts';
 
@@ -65,30 +66,6 @@ interface Slot {
 }
 
 const MAX_BACKOFF_MS = 30_000;
-const TS_EXTENSION = /\.(m|c)?ts$/;
-
-/**
- * Starts a worker for `script`. Node 20 does not apply `--import tsx` (inherited through execArgv)
- * to worker threads — tsx only registers its hooks on the main thread there
- * (https://github.com/privatenumber/tsx/issues/354) — so a TypeScript script is loaded through
- * tsx's namespaced `tsImport`, which also works where tsx already registered itself in workers.
- */
-function launchWorker(script: URL, workerData: unknown): Worker {
-  if (!TS_EXTENSION.test(script.pathname)) return new Worker(script, { workerData });
-  let tsxApi: string;
-  try {
-    tsxApi = import.meta.resolve('tsx/esm/api');
-  } catch (error) {
-    throw new AppError('workerFailed', `cannot load TypeScript worker ${script.href} without tsx installed`, { cause: error });
-  }
-  const bootstrap = `import(${JSON.stringify(tsxApi)}).then((tsx) => tsx.tsImport(${JSON.stringify(script.href)}, ${JSON.stringify(import.meta.url)}));`;
-  return new Worker(bootstrap, { eval: true, workerData });
-}
-
-function describeExit(error: Error | undefined, exitCode: number): string {
-  return error ? error.message : `exited with code ${exitCode}`;
-}
-
 /** A pool of inference workers; see the module comment for its failure behaviour. */
 export class WorkerPool<Req, Res> {
   readonly #options: Required<Omit<WorkerPoolOptions, 'logger'>>;

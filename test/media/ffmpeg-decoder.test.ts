@@ -47,7 +47,7 @@ test('streams a long file in many chunks instead of one buffer', { skip }, async
     maxChunk = Math.max(maxChunk, chunk.length);
     total += chunk.length;
   }
-  assert.equal(total, 60.032 * decodeSampleRateHz);
+  assert.equal(total, Math.round(60.032 * decodeSampleRateHz));
   assert.ok(maxChunk < total / 4, `largest chunk ${maxChunk} of ${total} samples`);
 });
 
@@ -96,7 +96,7 @@ test('treats option-like and protocol-like file names as plain local files', { s
     process.chdir(temp.dir);
     try {
       // Relative names are resolved to absolute paths, so ffmpeg never sees "-y" or "pipe:0".
-      assert.equal((await decodeAll(name)).samples, 0.512 * decodeSampleRateHz, name);
+      assert.equal((await decodeAll(name)).samples, Math.round(0.512 * decodeSampleRateHz), name);
     } finally {
       process.chdir(previousCwd);
     }
