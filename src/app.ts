@@ -6,7 +6,7 @@
 import { resolve } from 'node:path';
 import cors from '@fastify/cors';
 import websocket from '@fastify/websocket';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
 import type { ServerConfig } from './config/schema.ts';
@@ -54,7 +54,8 @@ export async function buildApp(config: ServerConfig, deps: AppDeps): Promise<Fas
     trustProxy: config.server.trustProxy,
     // Session ids contain spaces and ">": long, percent-encoded path parameters.
     routerOptions: { querystringParser: parseQueryString, maxParamLength: 2000 },
-    disableRequestLogging: (request) => request.url.startsWith('/ping'),
+    // Pings arrive every 5 s per open page; logging each would drown everything else.
+    logController: new LogController({ disableRequestLogging: (request) => request.url.startsWith('/ping') }),
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);

@@ -11,7 +11,7 @@ export type BleuTokenizerName = '13a' | 'zh' | 'none';
 // tokenizer_re.py, applied in order. Character classes are copied as written there:
 // {-~  [-`  space-&  (-+  :-@  /   → isolated; '.' and ',' unless between digits; '-' after a digit.
 const REGEXP_RULES: ReadonlyArray<[RegExp, string]> = [
-  [/([{-~[-` -&(-+:-@\/])/gu, ' $1 '],
+  [/([{-~[-` -&(-+:-@/])/gu, ' $1 '],
   [/([^0-9])([.,])/gu, '$1 $2 '],
   [/([.,])([^0-9])/gu, ' $1 $2'],
   [/([0-9])(-)/gu, '$1 $2 '],

@@ -1,5 +1,6 @@
 /**
- * Wires the YouTube downloader from validated settings (the config's `media.youtube` section):
+ * Wires the YouTube downloader from validated settings (the config's `media.youtube` section,
+ * which may be passed as is; `enabled` / `requireKnownSession` are for the caller to act on):
  * cache folder, limits, the youtubei.js fetcher. The server builds it once at start-up and closes
  * it on shutdown; tests build the pieces themselves with an injected fetcher.
  */
@@ -33,7 +34,14 @@ export async function createYoutubeDownloader(
   const logger = options.logger?.child({ component: 'youtube' });
   const cache = new DownloadCache({ dir: settings.cacheDir, maxBytes: settings.cacheMaxBytes, ...(logger ? { logger } : {}) });
   await cache.init();
-  const { cacheDir: _dir, cacheMaxBytes: _max, ...limits } = settings;
+  const limits: DownloadLimits = {
+    maxBytes: settings.maxBytes,
+    maxDurationSeconds: settings.maxDurationSeconds,
+    timeoutMs: settings.timeoutMs,
+    stallTimeoutMs: settings.stallTimeoutMs,
+    maxConcurrent: settings.maxConcurrent,
+    maxQueued: settings.maxQueued,
+  };
   return new YoutubeDownloader({
     fetcher: options.fetcher ?? createYoutubeiFetcher(),
     cache,

@@ -71,7 +71,8 @@ export async function translateFile(options: TranslateFileOptions): Promise<Tran
   let sentSamples = 0;
   try {
     const pacer = new ChunkPacer(mode, clock);
-    const socket = await openSocket(base, sessionId);
+    const socket = createSocket(base, sessionId);
+    // Listen before the socket opens: a frame sent right after the handshake may arrive with it.
     const completion = watchSocket(socket, {
       onText(text) {
         if (text.startsWith('READY:') || text.startsWith('INITIALIZING:')) status(text);
@@ -91,10 +92,11 @@ export async function translateFile(options: TranslateFileOptions): Promise<Tran
       },
     });
     try {
+      await Promise.race([opened(socket), completion.closed]);
       const send = async (samples: Float32Array): Promise<void> => {
         const endMs = ((sentSamples + samples.length) / decodeSampleRateHz) * 1000;
         await Promise.race([pacer.beforeSend(endMs), completion.closed]);
-        await sendBinary(socket, samples);
+        await sendBinary(socket, samples).catch((error: unknown) => explainSendFailure(socket, completion, error));
         sentSamples += samples.length;
         chunksSent += 1;
         pacer.sent(endMs);
@@ -119,7 +121,7 @@ export async function translateFile(options: TranslateFileOptions): Promise<Tran
       }
       // The tail goes unpadded: the server pads it itself when `EOF` flushes the stream.
       if (filled > 0) await send(frame.slice(0, filled));
-      await sendText(socket, 'EOF');
+      await sendText(socket, 'EOF').catch((error: unknown) => explainSendFailure(socket, completion, error));
       status(`sent ${chunksSent} chunks (${(sentSamples / decodeSampleRateHz).toFixed(2)} s of audio) and EOF; waiting for the server`);
       await withTimeout(completion.completed, options.completionTimeoutMs ?? 300_000, 'PROCESSING_COMPLETE did not arrive in time');
     } finally {
@@ -182,15 +184,16 @@ async function requestJson(url: URL, method: 'GET' | 'POST'): Promise<Record<str
   return parsed as Record<string, unknown>;
 }
 
-function openSocket(base: URL, sessionId: string): Promise<WebSocket> {
+function createSocket(base: URL, sessionId: string): WebSocket {
   const url = new URL(`/wss/${encodeURIComponent(sessionId)}`, base);
   url.protocol = base.protocol === 'https:' ? 'wss:' : 'ws:';
   // Float audio does not compress; deflate would only cost CPU on both ends.
-  const socket = new WebSocket(url, { perMessageDeflate: false });
-  return new Promise((resolve, reject) => {
-    socket.once('open', () => resolve(socket));
-    socket.once('error', reject);
-  });
+  return new WebSocket(url, { perMessageDeflate: false });
+}
+
+function opened(socket: WebSocket): Promise<void> {
+  if (socket.readyState === WebSocket.OPEN) return Promise.resolve();
+  return new Promise((resolve) => socket.once('open', () => resolve()));
 }
 
 interface SocketWatch {
@@ -198,6 +201,8 @@ interface SocketWatch {
   completed: Promise<void>;
   /** Rejects when the socket closes (never resolves): races against waits. */
   closed: Promise<never>;
+  /** Why the socket closed (code and reason), once it has. */
+  closeError(): Error | undefined;
 }
 
 function watchSocket(socket: WebSocket, handlers: { onText(text: string): void }): SocketWatch {
@@ -213,6 +218,7 @@ function watchSocket(socket: WebSocket, handlers: { onText(text: string): void }
   });
   completed.catch(() => undefined);
   closed.catch(() => undefined);
+  let closeError: Error | undefined;
   socket.on('message', (data: RawData, isBinary: boolean) => {
     if (isBinary) return;
     const text = rawToString(data);
@@ -221,14 +227,25 @@ function watchSocket(socket: WebSocket, handlers: { onText(text: string): void }
   });
   socket.once('close', (code: number, reason: Buffer) => {
     const error = new Error(`the server closed the WebSocket (${code}${reason.length > 0 ? ` ${reason.toString('utf8')}` : ''})`);
+    closeError ??= error;
     fail(error);
     failClosed(error);
   });
   socket.on('error', (error: Error) => {
+    closeError ??= error;
     fail(error);
     failClosed(error);
   });
-  return { completed, closed };
+  return { completed, closed, closeError: () => closeError };
+}
+
+/** A send failed: if the socket is closing, report the server's close code and reason instead. */
+async function explainSendFailure(socket: WebSocket, watch: SocketWatch, error: unknown): Promise<never> {
+  if (socket.readyState === WebSocket.CLOSING || socket.readyState === WebSocket.CLOSED) {
+    // The close event (with code and reason) follows the closing handshake shortly.
+    await Promise.race([watch.closed, new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
+  }
+  throw watch.closeError() ?? error;
 }
 
 function rawToString(data: RawData): string {

@@ -45,7 +45,7 @@ test('model state stays bounded by the cache windows over an hour of audio', asy
     }
   }
   await stream.flush();
-  const bound = (1 * 2 * 2 * 96 * 16 + 2 * 2 * 4 * 64 * 16) * 4;
+  const bound = (1 * 2 * 2 * 96 * 16 + 2 * 2 * 3 * 64 * 16) * 4;
   assert.ok(Math.max(...sizes) <= bound, `state ${Math.max(...sizes)} B exceeds window bound ${bound} B`);
   assert.equal(new Set(sizes.slice(1)).size, 1, `state size must be flat once windows are full: ${sizes.join(',')}`);
   assert.ok(stream.receivedAudioMs >= 3600_000);

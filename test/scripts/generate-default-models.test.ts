@@ -53,8 +53,8 @@ for (const name of TINY_PACKAGE_NAMES) {
       numLayers: 1, numHeads: 2, headDim: 16, maxCacheFrames: 576,
     });
     assert.deepEqual(manifest.decoder, {
-      embedFile: 'embed.onnx', file: 'decoder.onnx', numLayers: 2, numKeyValueHeads: 4, headDim: 16,
-      hiddenSize: 64, vocabSize: tokens.length, maxCacheTokens: 1000, keepPrefixTokens: 0,
+      embedFile: 'embed.onnx', file: 'decoder.onnx', numLayers: 2, numKeyValueHeads: 3, headDim: 16,
+      hiddenSize: 192, vocabSize: tokens.length, maxCacheTokens: 1000, keepPrefixTokens: 0,
     });
     assert.deepEqual(manifest.tokenizer, { file: 'tokens.json', decoding: name === 'tiny-en-zh' ? 'plain' : 'sentencepiece' });
     assert.deepEqual(tokens.slice(0, 8), ['<pad>', '<speech>', '<eoc>', '<s>', '<|system|>', '<|user|>', '<|assistant|>', '<|end|>']);

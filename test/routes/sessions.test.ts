@@ -1,0 +1,220 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { buildTestApp, createSession, pathId } from '../app/helpers.ts';
+
+interface InitBody {
+  success?: boolean;
+  session_id?: string;
+  queued?: boolean;
+  queue_position?: number;
+  initializing?: boolean;
+  error?: string;
+}
+
+test('POST /init with query parameters creates an active session with an id of the original shape plus a random part', async (t) => {
+  const { app, clock } = await buildTestApp(t);
+  const response = await app.inject({
+    method: 'POST',
+    url: '/init?agent_type=InfiniSST&language_pair=English+-%3E+Chinese&latency_multiplier=2&client_id=client_k3j9x0a1',
+  });
+  assert.equal(response.statusCode, 200);
+  assert.match(response.headers['content-type'] ?? '', /^application\/json/);
+  const body = response.json<InitBody>();
+  assert.equal(body.queued, false);
+  assert.equal(body.queue_position, 0);
+  assert.equal(body.initializing, false);
+  assert.match(body.session_id ?? '', new RegExp(`^client_k3j9x0a1_English -> Chinese_${clock.now()}_[0-9a-z]{12}$`));
+});
+
+test('POST /init reads a JSON body when the query string lacks the parameters (test_ray_api.py)', async (t) => {
+  const { app } = await buildTestApp(t);
+  const response = await app.inject({
+    method: 'POST',
+    url: '/init',
+    payload: { agent_type: 'InfiniSST', language_pair: 'English -> Chinese', client_id: 'ray_test_user' },
+  });
+  assert.equal(response.statusCode, 200);
+  assert.match(response.json<InitBody>().session_id ?? '', /^ray_test_user_English -> Chinese_\d+_[0-9a-z]{12}$/);
+});
+
+test('query string parameters win over JSON body fields', async (t) => {
+  const { app } = await buildTestApp(t);
+  const response = await app.inject({
+    method: 'POST',
+    url: '/init?agent_type=InfiniSST&language_pair=English+-%3E+Italian',
+    payload: { agent_type: 'Other', language_pair: 'English -> Chinese', client_id: 'from_body' },
+  });
+  const id = response.json<InitBody>().session_id ?? '';
+  assert.match(id, /^from_body_English -> Italian_/);
+});
+
+test('POST /init without client_id uses the agent type as prefix; the same client gets distinct sessions', async (t) => {
+  const { app } = await buildTestApp(t);
+  const first = await createSession(app, { client_id: '' });
+  assert.match(first, /^InfiniSST_English -> Chinese_\d+_[0-9a-z]{12}$/);
+  const a = await createSession(app);
+  const b = await createSession(app);
+  assert.notEqual(a, b, 'same client, same millisecond: ids still differ');
+});
+
+test('POST /init validation: missing fields and bad multipliers are 422 with a clear message and FastAPI detail', async (t) => {
+  const { app } = await buildTestApp(t);
+  const missing = await app.inject({ method: 'POST', url: '/init?agent_type=InfiniSST' });
+  assert.equal(missing.statusCode, 422);
+  const body = missing.json<{ success: boolean; error: string; detail: { loc: string[]; msg: string }[] }>();
+  assert.equal(body.success, false);
+  assert.match(body.error, /language_pair: field required/);
+  assert.deepEqual(body.detail[0]?.loc, ['query', 'language_pair']);
+
+  const notInt = await app.inject({ method: 'POST', url: '/init?agent_type=A&language_pair=English+-%3E+Chinese&latency_multiplier=two' });
+  assert.equal(notInt.statusCode, 422);
+  const outOfRange = await app.inject({ method: 'POST', url: '/init?agent_type=A&language_pair=English+-%3E+Chinese&latency_multiplier=9' });
+  assert.equal(outOfRange.statusCode, 422);
+  assert.match(outOfRange.json<{ error: string }>().error, /from 1 to 4/);
+  const badClient = await app.inject({ method: 'POST', url: '/init?agent_type=A&language_pair=English+-%3E+Chinese&client_id=a%2Fb' });
+  assert.equal(badClient.statusCode, 422);
+});
+
+test('POST /init for a pair without a model answers 400 success:false naming the served pairs', async (t) => {
+  const { app } = await buildTestApp(t, { engine: { pairs: ['English -> Chinese'] } });
+  const response = await app.inject({ method: 'POST', url: '/init?agent_type=InfiniSST&language_pair=English+-%3E+German' });
+  assert.equal(response.statusCode, 400);
+  const body = response.json<{ success: boolean; error: string }>();
+  assert.equal(body.success, false);
+  assert.match(body.error, /English -> German.*Served: English -> Chinese/);
+});
+
+test('POST /init evaluation_mode follows the original string rule (true/1/yes/on, anything else false)', async (t) => {
+  const { app } = await buildTestApp(t);
+  for (const [value, expected] of [['YES', true], ['on', true], ['garbage', false], ['0', false]] as const) {
+    const response = await app.inject({ method: 'POST', url: `/init?agent_type=A&language_pair=English+-%3E+Chinese&evaluation_mode=${value}` });
+    assert.equal(response.json<{ evaluation_mode: boolean }>().evaluation_mode, expected, value);
+  }
+});
+
+test('GET /queue_status percent-decodes ids with spaces and ">" and reports active / not_found', async (t) => {
+  const { app } = await buildTestApp(t);
+  const id = await createSession(app);
+  const response = await app.inject({ method: 'GET', url: `/queue_status/${pathId(id)}` });
+  assert.deepEqual(response.json(), { session_id: id, status: 'active', queued: false, queue_position: 0, session_type: 'scheduler' });
+  const unknown = await app.inject({ method: 'GET', url: '/queue_status/client_x_English%20-%3E%20Chinese_1' });
+  assert.equal(unknown.statusCode, 200);
+  assert.deepEqual(unknown.json(), { session_id: 'client_x_English -> Chinese_1', status: 'not_found', error: 'Session not found' });
+});
+
+test('POST /ping: query or JSON body; unknown ids answer the exact "Invalid session ID" the page matches', async (t) => {
+  const { app, clock } = await buildTestApp(t);
+  const id = await createSession(app);
+  clock.advance(10_000);
+  const byQuery = await app.inject({ method: 'POST', url: `/ping?${new URLSearchParams({ session_id: id })}` });
+  assert.deepEqual(byQuery.json(), { success: true, queued: false, queue_position: 0 });
+  assert.equal(app.sessions.get(id)?.lastPingMs, clock.now());
+  const byBody = await app.inject({ method: 'POST', url: '/ping', payload: { session_id: id } });
+  assert.equal(byBody.json<{ success: boolean }>().success, true);
+  const unknown = await app.inject({ method: 'POST', url: '/ping?session_id=nope' });
+  assert.equal(unknown.statusCode, 200);
+  assert.deepEqual(unknown.json(), { success: false, error: 'Invalid session ID' });
+  const missing = await app.inject({ method: 'POST', url: '/ping' });
+  assert.equal(missing.statusCode, 422);
+});
+
+test('POST /delete_session: query, JSON body and form body (sendBeacon) all work; deleted ids are then unknown', async (t) => {
+  const { app, engine } = await buildTestApp(t);
+  const a = await createSession(app);
+  const b = await createSession(app);
+  const c = await createSession(app);
+  const d = await createSession(app);
+  const byQuery = await app.inject({ method: 'POST', url: `/delete_session?${new URLSearchParams({ session_id: a })}` });
+  assert.deepEqual(byQuery.json(), { success: true });
+  const byJson = await app.inject({ method: 'POST', url: '/delete_session', payload: { session_id: b } });
+  assert.deepEqual(byJson.json(), { success: true });
+  const byForm = await app.inject({
+    method: 'POST',
+    url: '/delete_session',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    payload: new URLSearchParams({ session_id: c }).toString(),
+  });
+  assert.deepEqual(byForm.json(), { success: true });
+  const boundary = '----beacon';
+  const multipart = `--${boundary}\r\nContent-Disposition: form-data; name="session_id"\r\n\r\n${d}\r\n--${boundary}--\r\n`;
+  const byMultipart = await app.inject({
+    method: 'POST',
+    url: '/delete_session',
+    headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
+    payload: multipart,
+  });
+  assert.deepEqual(byMultipart.json(), { success: true });
+  assert.equal(app.sessions.counts().total, 0);
+  assert.ok(engine.streams.every((stream) => stream.isClosed), 'engine state released');
+
+  const again = await app.inject({ method: 'POST', url: `/delete_session?${new URLSearchParams({ session_id: a })}` });
+  assert.deepEqual(again.json(), { success: false, error: 'Invalid session ID' });
+  const none = await app.inject({ method: 'POST', url: '/delete_session' });
+  assert.deepEqual(none.json(), { success: false, error: 'No session_id provided' });
+  const ping = await app.inject({ method: 'POST', url: `/ping?${new URLSearchParams({ session_id: a })}` });
+  assert.equal(ping.json<{ error: string }>().error, 'Invalid session ID');
+});
+
+test('POST /reset_translation clears the engine stream; unknown ids say "does not exist" in error and message', async (t) => {
+  const { app, engine } = await buildTestApp(t);
+  const id = await createSession(app);
+  const response = await app.inject({ method: 'POST', url: '/reset_translation', payload: { session_id: id } });
+  assert.deepEqual(response.json(), { success: true, status: 'success', message: 'Session reset successfully', session_type: 'scheduler' });
+  assert.equal(engine.lastStream.resets, 1);
+  const unknown = await app.inject({ method: 'POST', url: '/reset_translation?session_id=gone' });
+  const body = unknown.json<{ success: boolean; error: string; message: string }>();
+  assert.equal(body.success, false);
+  assert.match(body.error, /does not exist/);
+  assert.match(body.message, /does not exist/);
+});
+
+test('POST /update_latency reaches the engine stream; out-of-range values are 422; unknown ids "Invalid session ID"', async (t) => {
+  const { app, engine } = await buildTestApp(t);
+  const id = await createSession(app);
+  const response = await app.inject({ method: 'POST', url: `/update_latency?${new URLSearchParams({ session_id: id, latency_multiplier: '3' })}` });
+  assert.equal(response.json<{ success: boolean }>().success, true);
+  assert.deepEqual(engine.lastStream.multiplierChanges, [3]);
+  const byBody = await app.inject({ method: 'POST', url: '/update_latency', payload: { session_id: id, latency_multiplier: 1 } });
+  assert.equal(byBody.json<{ latency_multiplier: number }>().latency_multiplier, 1);
+  const bad = await app.inject({ method: 'POST', url: `/update_latency?${new URLSearchParams({ session_id: id, latency_multiplier: '0' })}` });
+  assert.equal(bad.statusCode, 422);
+  const unknown = await app.inject({ method: 'POST', url: '/update_latency?session_id=x&latency_multiplier=2' });
+  assert.deepEqual(unknown.json(), { success: false, error: 'Invalid session ID' });
+});
+
+test('POST /load_model creates a full session (test_<client>_<s>_<random>) usable by /queue_status', async (t) => {
+  const { app } = await buildTestApp(t);
+  const response = await app.inject({ method: 'POST', url: '/load_model', payload: { language_pair: 'English -> Italian', client_id: 'c1' } });
+  const body = response.json<{ success: boolean; session_id: string; message: string; queued: boolean; language_pair: string }>();
+  assert.equal(body.success, true);
+  assert.match(body.session_id, /^test_c1_\d+_[0-9a-z]{12}$/);
+  assert.equal(body.message, 'Model loaded successfully for English -> Italian');
+  assert.equal(body.language_pair, 'English -> Italian');
+  const status = await app.inject({ method: 'GET', url: `/queue_status/${pathId(body.session_id)}` });
+  assert.equal(status.json<{ status: string }>().status, 'active');
+  const byQuery = await app.inject({ method: 'POST', url: '/load_model?client_id=c2' });
+  assert.match(byQuery.json<{ session_id: string }>().session_id, /^test_c2_/);
+});
+
+test('sessions beyond capacity are queued FIFO with positions and promoted when a slot frees', async (t) => {
+  const { app } = await buildTestApp(t, { config: { sessions: { maxActiveSessions: 1, maxQueuedSessions: 2 } } });
+  const first = await createSession(app);
+  const second = await app.inject({ method: 'POST', url: '/init?agent_type=A&language_pair=English+-%3E+Chinese' });
+  const secondBody = second.json<InitBody>();
+  assert.equal(secondBody.queued, true);
+  assert.equal(secondBody.queue_position, 1);
+  const third = (await app.inject({ method: 'POST', url: '/init?agent_type=A&language_pair=English+-%3E+Chinese' })).json<InitBody>();
+  assert.equal(third.queue_position, 2);
+  const full = await app.inject({ method: 'POST', url: '/init?agent_type=A&language_pair=English+-%3E+Chinese' });
+  assert.equal(full.statusCode, 503);
+  assert.equal(full.json<{ success: boolean }>().success, false);
+
+  const queued = await app.inject({ method: 'GET', url: `/queue_status/${pathId(secondBody.session_id ?? '')}` });
+  assert.deepEqual(queued.json(), { session_id: secondBody.session_id, status: 'queued', queued: true, queue_position: 1, session_type: 'scheduler' });
+
+  await app.inject({ method: 'POST', url: `/delete_session?${new URLSearchParams({ session_id: first })}` });
+  const promoted = await app.inject({ method: 'GET', url: `/queue_status/${pathId(secondBody.session_id ?? '')}` });
+  assert.equal(promoted.json<{ status: string }>().status, 'active');
+  const moved = await app.inject({ method: 'GET', url: `/queue_status/${pathId(third.session_id ?? '')}` });
+  assert.equal(moved.json<{ queue_position: number }>().queue_position, 1);
+});

@@ -1,0 +1,191 @@
+/**
+ * The evaluation CLI end to end: against a scripted protocol server (exact outputs and delays,
+ * so scores can be checked by hand) and against the real app with the default models on the
+ * bundled sample set (skipped, saying why, while the app cannot be built).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { isAppError } from '../../src/errors.ts';
+import { runEvaluation, type EvalReport } from '../../src/evaluation/eval-runner.ts';
+import { encodeWavPcm16 } from '../../src/evaluation/wav.ts';
+import { startFakeServer, type FakeMode, type FakeServer } from '../evaluation/fake-translation-server.ts';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+
+interface CliRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function runCli(args: string[]): Promise<CliRun> {
+  return new Promise((done) => {
+    // The timeout only stops a hung child; no assertion depends on speed.
+    execFile(process.execPath, ['--import', 'tsx', 'scripts/eval.ts', ...args], { cwd: ROOT, timeout: 300_000 }, (error, stdout, stderr) => {
+      const code = error && typeof error.code === 'number' ? error.code : error ? 1 : 0;
+      done({ code, stdout, stderr });
+    });
+  });
+}
+
+function tone(samples: number): Float32Array {
+  return Float32Array.from({ length: samples }, (_, i) => 0.3 * Math.sin((2 * Math.PI * 220 * i) / 16000));
+}
+
+/** Two files: 72 000 samples (4.5 s: four 960 ms chunks + 660 ms) and 48 000 (3 s: three + 120 ms). */
+async function fixture(t: { after: (fn: () => Promise<void>) => void }): Promise<{ dir: string; refs: string }> {
+  const dir = await mkdtemp(join(tmpdir(), 'eval-cli-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  await writeFile(join(dir, 'a.wav'), encodeWavPcm16(tone(72_000), 16000));
+  await writeFile(join(dir, 'b.wav'), encodeWavPcm16(tone(48_000), 16000));
+  const refs = join(dir, 'refs.txt');
+  // At m = 1 the scripted model says w0..w4 for a.wav and w0..w3 for b.wav: the references match exactly.
+  await writeFile(refs, 'w0 w1 w2 w3 w4\nw0 w1 w2 w3\n');
+  return { dir, refs };
+}
+
+async function fake(t: { after: (fn: () => Promise<void>) => void }, mode: FakeMode): Promise<FakeServer> {
+  const server = await startFakeServer(mode);
+  t.after(() => server.close());
+  return server;
+}
+
+test('the CLI streams every file per multiplier and reports hand-checkable BLEU, chrF, AL and LAAL', async (t) => {
+  const server = await fake(t, 'server-delays');
+  const { dir, refs } = await fixture(t);
+  const jsonPath = join(dir, 'report.json');
+  const run = await runCli(['--audio', dir, '--refs', refs, '--pair', 'English -> German', '--latency', '1,2', '--speed', '0', '--url', server.url, '--json', jsonPath, '--quiet']);
+  assert.equal(run.code, 0, run.stderr);
+  const report = JSON.parse(await readFile(jsonPath, 'utf8')) as EvalReport;
+  assert.deepEqual(report.files, ['a.wav', 'b.wav']);
+  assert.equal(report.unit, 'word');
+  assert.equal(report.bleuTokenizer, '13a');
+  const [m1, m2] = report.results;
+  assert.ok(m1 && m2);
+  // sacreBLEU's own arithmetic gives 100.00000000000004 for a perfect match too.
+  assert.ok(Math.abs(m1.bleu.score - 100) < 1e-9);
+  assert.equal(m1.chrf.score, 100);
+  assert.equal(m1.ncaSource, 'server');
+  // a.wav: delays 960, 1920, 2880, 3840, 4500 (|X| = 4500, |Y| = 5, 1/γ = 900):
+  //   960; 1920 − 900; 2880 − 1800; 3840 − 2700; 4500 − 3600 (τ = 5) → 5100 / 5 = 1020.
+  // b.wav: 960, 1920, 2880, 3000 (|X| = 3000, |Y| = 4, 1/γ = 750): 960; 1170; 1380; 750 → 4260 / 4 = 1065.
+  assert.equal(m1.latency.AL, (1020 + 1065) / 2);
+  assert.equal(m1.latency.LAAL, (1020 + 1065) / 2);
+  assert.ok(m1.latency.AL_CA !== null && Number.isFinite(m1.latency.AL_CA));
+  assert.deepEqual(m1.instances[0]?.delays, [960, 1920, 2880, 3840, 4500]);
+  assert.equal(m1.instances[0]?.prediction, 'w0 w1 w2 w3 w4');
+  // m = 2: a.wav → w0 w1 w2 at 1920, 3840, 4500 (1/γ = 4500/5 = 900): 1920; 2940; 2700 → 2520.
+  // b.wav → w0 w1 at 1920, 3000 (1/γ = 750): 1920; 2250 → 2085. LAAL: max(|hyp|, |ref|) = |ref| here.
+  assert.equal(m2.latency.AL, (2520 + 2085) / 2);
+  assert.equal(m2.latency.LAAL, (2520 + 2085) / 2);
+  assert.ok(m2.bleu.score < 100);
+  // Frames of 15 360 × m samples, the last one unpadded, then EOF; every session deleted afterwards.
+  const frameLists = [...server.frames.values()];
+  assert.deepEqual(frameLists[0], [15360, 15360, 15360, 15360, 10560]);
+  assert.deepEqual(frameLists[2], [30720, 30720, 10560]);
+  assert.equal(server.textFrames.filter((f) => f === 'EOF').length, 4);
+  assert.equal(server.deleted.length, 4);
+  // The table: a header row and one row per multiplier.
+  const rows = run.stdout.split('\n').filter((line) => /^\s*\d\s/.test(line));
+  assert.equal(rows.length, 2);
+  assert.match(run.stdout, /BLEU\s+chrF\s+AL\s+AL_CA\s+LAAL\s+LAAL_CA\s+RTF/);
+  assert.match(rows[0] ?? '', /^\s*1\s+100\.00\s+100\.00\s+1043\s/);
+});
+
+test('without the server tracker the client falls back to the audio sent when a unit arrived', async (t) => {
+  const server = await fake(t, 'no-delays');
+  const report = await runEvaluation({
+    baseUrl: server.url,
+    languagePair: 'English -> German',
+    latencies: [1],
+    speed: 0,
+    items: [{ name: 'a', samples: tone(72_000), reference: 'w0 w1 w2 w3 w4' }],
+  });
+  const result = report.results[0];
+  assert.ok(result);
+  assert.equal(result.ncaSource, 'client');
+  const delays = result.instances[0]?.delays ?? [];
+  assert.equal(delays.length, 5);
+  // A unit cannot arrive before the chunk that produced it was sent, nor count audio beyond the file.
+  [960, 1920, 2880, 3840, 4500].forEach((chunkEnd, i) => {
+    assert.ok((delays[i] ?? 0) >= chunkEnd && (delays[i] ?? 0) <= 4500, `unit ${i}: ${delays[i]}`);
+  });
+});
+
+test('a server that revises emitted text fails the evaluation', async (t) => {
+  const server = await fake(t, 'revise');
+  await assert.rejects(
+    runEvaluation({ baseUrl: server.url, languagePair: 'English -> German', latencies: [1], speed: 0, items: [{ name: 'a', samples: tone(72_000), reference: 'x' }] }),
+    (e: unknown) => isAppError(e) && e.code === 'internal' && /revised/.test(e.message),
+  );
+  const { dir, refs } = await fixture(t);
+  const run = await runCli(['--audio', dir, '--refs', refs, '--latency', '1', '--speed', '0', '--url', server.url, '--quiet']);
+  assert.equal(run.code, 1);
+  assert.match(run.stderr, /revised/);
+});
+
+test('bad arguments exit with code 2 and the usage text', async () => {
+  const run = await runCli(['--latency', 'fast']);
+  assert.equal(run.code, 2);
+  assert.match(run.stderr, /--latency takes integers/);
+  assert.match(run.stderr, /Usage: npm run eval/);
+  const unknown = await runCli(['--frobnicate']);
+  assert.equal(unknown.code, 2);
+});
+
+test('an unreachable server is reported clearly', async (t) => {
+  const server = await startFakeServer('server-delays');
+  const url = server.url;
+  await server.close();
+  const { dir, refs } = await fixture(t);
+  const run = await runCli(['--audio', dir, '--refs', refs, '--speed', '0', '--url', url, '--quiet']);
+  assert.equal(run.code, 1);
+  assert.match(run.stderr, /cannot reach the server/);
+});
+
+test('npm run eval on the bundled samples runs end to end against the real app and engine', async (t) => {
+  const needed = ['src/app.ts', 'src/inference/engine.ts', 'src/config/load-config.ts', 'src/config/engine-options.ts'];
+  const missing = needed.filter((file) => !existsSync(join(ROOT, file)));
+  if (missing.length > 0) return t.skip(`the real server cannot be built yet: missing ${missing.join(', ')}`);
+  let started: { url: string; close: () => Promise<void> };
+  try {
+    const { buildApp } = await import('../../src/app.ts');
+    const { defaultConfig } = await import('../../src/config/load-config.ts');
+    const { toEngineOptions } = await import('../../src/config/engine-options.ts');
+    const { createEngine } = await import('../../src/inference/engine.ts');
+    const config = defaultConfig();
+    const engine = await createEngine(toEngineOptions(config, ROOT));
+    const app = await buildApp(config, { engine, runTimers: false, cwd: ROOT });
+    const address = await app.listen({ port: 0, host: '127.0.0.1' });
+    started = {
+      url: address,
+      close: async () => {
+        await app.close();
+        await engine.close();
+      },
+    };
+  } catch (error) {
+    return t.skip(`the real server cannot be built yet: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  t.after(() => started.close());
+  const dir = await mkdtemp(join(tmpdir(), 'eval-real-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const jsonPath = join(dir, 'report.json');
+  // Defaults: samples/eval/wav, refs.de.txt, English -> German.
+  const run = await runCli(['--latency', '2', '--speed', '0', '--url', started.url, '--json', jsonPath, '--quiet']);
+  assert.equal(run.code, 0, run.stderr);
+  const report = JSON.parse(await readFile(jsonPath, 'utf8')) as EvalReport;
+  assert.equal(report.files.length, 5);
+  const result = report.results[0];
+  assert.ok(result);
+  assert.equal(result.instances.length, 5);
+  assert.ok(result.instances.every((instance) => instance.source_length > 1000));
+  assert.ok(Number.isFinite(result.bleu.score) && Number.isFinite(result.chrf.score));
+  assert.ok(result.rtf > 0);
+  assert.deepEqual(result.serverErrors, []);
+});
