@@ -4,6 +4,8 @@
  * wait for `PROCESSING_COMPLETE:`, then `POST /delete_session`. Used by `npm run translate` to
  * measure the real server end to end (HTTP, WebSocket, batching, models), not an in-process shortcut.
  */
+import { constants } from 'node:fs';
+import { access } from 'node:fs/promises';
 import WebSocket from 'ws';
 import type { RawData } from 'ws';
 import { ChunkPacer, systemClock } from './chunk-pacer.ts';
@@ -63,6 +65,10 @@ export async function translateFile(options: TranslateFileOptions): Promise<Tran
     : { kind: 'fast', maxInFlight: options.maxInFlight ?? 3, ackTimeoutMs: options.ackTimeoutMs ?? chunkMs };
   const status = options.onStatus ?? (() => undefined);
 
+  // Fail before creating a session if the file cannot be read at all.
+  await access(options.filePath, constants.R_OK).catch((error: unknown) => {
+    throw new Error(`cannot read ${options.filePath}: ${error instanceof Error ? error.message : String(error)}`);
+  });
   const sessionId = await createSession(base, options, status);
   const events: TranslationEvent[] = [];
   const serverErrors: string[] = [];
@@ -91,11 +97,12 @@ export async function translateFile(options: TranslateFileOptions): Promise<Tran
         }
       },
     });
+    const interrupted = abortedPromise(options.signal);
     try {
-      await Promise.race([opened(socket), completion.closed]);
+      await Promise.race([opened(socket), completion.closed, interrupted]);
       const send = async (samples: Float32Array): Promise<void> => {
         const endMs = ((sentSamples + samples.length) / decodeSampleRateHz) * 1000;
-        await Promise.race([pacer.beforeSend(endMs), completion.closed]);
+        await Promise.race([pacer.beforeSend(endMs), completion.closed, interrupted]);
         await sendBinary(socket, samples).catch((error: unknown) => explainSendFailure(socket, completion, error));
         sentSamples += samples.length;
         chunksSent += 1;
@@ -123,7 +130,7 @@ export async function translateFile(options: TranslateFileOptions): Promise<Tran
       if (filled > 0) await send(frame.slice(0, filled));
       await sendText(socket, 'EOF').catch((error: unknown) => explainSendFailure(socket, completion, error));
       status(`sent ${chunksSent} chunks (${(sentSamples / decodeSampleRateHz).toFixed(2)} s of audio) and EOF; waiting for the server`);
-      await withTimeout(completion.completed, options.completionTimeoutMs ?? 300_000, 'PROCESSING_COMPLETE did not arrive in time');
+      await withTimeout(Promise.race([completion.completed, interrupted]), options.completionTimeoutMs ?? 300_000, 'PROCESSING_COMPLETE did not arrive in time');
     } finally {
       socket.close(1000, 'done');
     }
@@ -262,6 +269,16 @@ function sendBinary(socket: WebSocket, samples: Float32Array): Promise<void> {
 
 function sendText(socket: WebSocket, text: string): Promise<void> {
   return new Promise((resolve, reject) => socket.send(text, (error) => (error ? reject(error) : resolve())));
+}
+
+/** Rejects with the signal's reason when it aborts; never resolves. */
+function abortedPromise(signal: AbortSignal | undefined): Promise<never> {
+  const promise = new Promise<never>((_resolve, reject) => {
+    if (signal?.aborted) reject(signal.reason);
+    signal?.addEventListener('abort', () => reject(signal.reason), { once: true });
+  });
+  promise.catch(() => undefined);
+  return promise;
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {

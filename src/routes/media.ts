@@ -83,7 +83,8 @@ export const mediaRoutes: FastifyPluginAsync<MediaRoutesOptions> = async (fastif
         ...(downloadId !== undefined ? { downloadId } : {}),
       });
       reply.header('x-download-id', video.downloadId);
-      return await sendLease(request, reply, video.lease, `video_${sessionId ?? video.videoId}.mp4`);
+      const extension = video.lease.mimeType === 'video/webm' ? 'webm' : 'mp4';
+      return await sendLease(request, reply, video.lease, `video_${sessionId ?? video.videoId}.${extension}`);
     } catch (error) {
       // The client is gone; this reply goes nowhere but keeps Fastify's bookkeeping simple.
       if (cancel.signal.aborted) return { error: 'Download cancelled' };

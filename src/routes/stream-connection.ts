@@ -76,11 +76,13 @@ class StreamConnection implements SessionSink {
 
   // --- SessionSink -------------------------------------------------------------------------
 
-  sendTranslation(fullText: string): void {
+  sendTranslation(fullText: string): boolean {
+    if (this.socket.readyState !== this.socket.OPEN || this.pendingClose) return false;
     const last = this.outbox[this.outbox.length - 1];
     // Frames carry the whole text, so an unsent older translation can simply be replaced.
     if (last?.isTranslation) last.text = fullText;
     else this.enqueue(fullText, true);
+    return true;
   }
 
   sendError(error: AppError): void {

@@ -14,8 +14,8 @@ export type CloseReason = 'deleted' | 'expired' | 'shutdown' | 'failed';
 
 /** The connection side of a session (a WebSocket adapter); all calls are fire-and-forget. */
 export interface SessionSink {
-  /** The cumulative translation grew. */
-  sendTranslation(fullText: string): void;
+  /** The cumulative translation grew. Returns false if the connection can no longer send. */
+  sendTranslation(fullText: string): boolean;
   /** A chunk failed; the session keeps working. */
   sendError(error: AppError): void;
   /** Buffered audio fell back under the high-water mark: reading may resume. */
@@ -203,9 +203,8 @@ export class Session {
 
   /** Sends the translation produced while no connection was attached, if any. */
   deliverUndelivered(): void {
-    if (this.sink && this.lastText !== '' && this.lastText !== this.deliveredText) {
+    if (this.sink && this.lastText !== '' && this.lastText !== this.deliveredText && this.sink.sendTranslation(this.lastText)) {
       this.deliveredText = this.lastText;
-      this.sink.sendTranslation(this.lastText);
     }
   }
 
@@ -241,10 +240,8 @@ export class Session {
     this.tracker?.recordChunk(result, this.init.clock.now());
     if (result.newText === '' || result.fullText === '') return;
     this.lastText = result.fullText;
-    if (this.sink) {
-      this.deliveredText = result.fullText;
-      this.sink.sendTranslation(result.fullText);
-    }
+    // A socket that is closing refuses the text; it is then sent on the next connection.
+    if (this.sink?.sendTranslation(result.fullText)) this.deliveredText = result.fullText;
     this.init.logger?.debug({ sessionId: this.id, chunkIndex: result.chunkIndex, transcript: result.newText }, 'chunk translated');
   }
 

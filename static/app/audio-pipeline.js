@@ -36,9 +36,14 @@ export class AudioPipeline {
       throw new CaptureError('Audio capture needs a secure page: open this site over https:// (or on localhost).');
     }
     const context = new Context({ latencyHint: 'interactive' });
-    const resumed = context.resume().catch(() => {});
-    await context.audioWorklet.addModule('/static/app/capture-worklet.js');
-    await resumed;
+    // Not awaited: without a user gesture the promise stays pending until one happens.
+    context.resume().catch(() => {});
+    try {
+      await context.audioWorklet.addModule('/static/app/capture-worklet.js');
+    } catch (error) {
+      context.close().catch(() => {});
+      throw new CaptureError(`The audio processor could not be loaded (${error.message}). Reload the page to try again.`);
+    }
     return new AudioPipeline(context);
   }
 
@@ -76,8 +81,13 @@ export class AudioPipeline {
     return this.context.sampleRate;
   }
 
-  async resume() {
-    if (this.context.state !== 'running') await this.context.resume();
+  /** Asks the browser to run audio; resolves at once (the context starts when the browser allows). */
+  resume() {
+    if (this.context.state !== 'running') this.context.resume().catch(() => {});
+  }
+
+  get isRunning() {
+    return this.context.state === 'running';
   }
 
   /** Starts the microphone; `onEnded` fires if the device goes away. Throws CaptureError. */
@@ -90,7 +100,7 @@ export class AudioPipeline {
       throw microphoneError(error);
     }
     this.disconnectSource();
-    await this.resume();
+    this.resume();
     this.stream = stream;
     this.source = this.context.createMediaStreamSource(stream);
     this.source.connect(this.node);
