@@ -49,7 +49,8 @@ export interface DecodeBeam {
 export interface DecodeOutput {
   /** The base cache, handed back unchanged (it travelled with the item). */
   baseCache: KvCache;
-  beams: { stepCache: KvCache; topIds: Int32Array; topLogProbs: Float32Array }[];
+  /** Per beam: its suffix cache grown by the token just fed, and the candidates for the next. */
+  beams: { extendedSuffix: KvCache; topIds: Int32Array; topLogProbs: Float32Array }[];
 }
 
 /** Fault injection for recovery tests and drills: the worker crashes or hangs on this batch. */
@@ -78,9 +79,9 @@ export function requestArrays(request: ModelBatchRequest): ArrayBufferView[] {
     return request.items.flatMap((i) => [i.audio, i.encoderCache.data, i.decoderCache.data, i.inputIds]);
   }
   if (request.kind === 'decode') {
-    // Beam suffixes are small and shared between beams of one parent: they are copied, not moved,
-    // so the main thread keeps them for the next step's beam reordering.
-    return request.items.map((i) => i.baseCache.data);
+    // Suffixes are moved too: the worker hands back each beam's extended suffix, and siblings
+    // sharing a parent's buffer are deduplicated by transferListOf.
+    return request.items.flatMap((i) => [i.baseCache.data, ...i.beams.map((b) => b.suffixCache.data)]);
   }
   return [];
 }
@@ -90,7 +91,7 @@ export function responseArrays(response: ModelBatchResponse): ArrayBufferView[] 
     return response.items.flatMap((o) => [o.encoderCache.data, o.decoderCache.data, o.topIds, o.topLogProbs]);
   }
   if (response.kind === 'decode') {
-    return response.items.flatMap((o) => [o.baseCache.data, ...o.beams.flatMap((b) => [b.stepCache.data, b.topIds, b.topLogProbs])]);
+    return response.items.flatMap((o) => [o.baseCache.data, ...o.beams.flatMap((b) => [b.extendedSuffix.data, b.topIds, b.topLogProbs])]);
   }
   return [];
 }

@@ -1,4 +1,4 @@
-import { concatCaches, emptyCache, type KvCache, type KvShape } from './kv-cache.ts';
+import { emptyCache, type KvCache } from './kv-cache.ts';
 
 /** One hypothesis of a chunk's output. Its cache covers every token but the last (fed next). */
 export interface Hypothesis {
@@ -47,14 +47,13 @@ export function startBeams(first: Candidates, config: BeamSearchConfig): Hypothe
 
 /**
  * One beam-search step. `live` are the unfinished beams of `beams`, in order, and `outputs[i]` is
- * the decode result of `live[i]` (the cache of its last token and the candidates for the next).
+ * the decode result of `live[i]` (its suffix cache grown by its last token, and the candidates).
  * Finished beams compete with the extensions on length-normalised log-probability; ties keep
  * the earlier hypothesis, so the outcome never depends on batch composition.
  */
 export function stepBeams(
-  shape: KvShape,
   beams: Hypothesis[],
-  outputs: { stepCache: KvCache; topIds: Int32Array; topLogProbs: Float32Array }[],
+  outputs: { extendedSuffix: KvCache; topIds: Int32Array; topLogProbs: Float32Array }[],
   config: BeamSearchConfig,
 ): Hypothesis[] {
   const live = beams.filter((b) => !b.isFinished);
@@ -76,18 +75,15 @@ export function stepBeams(
   });
   const keyed = pool.map((entry) => ({ entry, s: 'carried' in entry ? score(entry.carried, config.lengthPenalty) : score(entry, config.lengthPenalty) }));
   keyed.sort((a, b) => b.s - a.s || a.entry.order - b.entry.order);
-  const grown = new Map<number, KvCache>();
   return keyed.slice(0, config.beamSize).map(({ entry }) => {
     if ('carried' in entry) return entry.carried;
-    let suffix = grown.get(entry.parent);
-    if (!suffix) {
-      const parent = live[entry.parent];
-      const out = outputs[entry.parent];
-      if (!parent || !out) throw new Error('beam search: parent vanished');
-      suffix = concatCaches(shape, [parent.suffixCache, out.stepCache]);
-      grown.set(entry.parent, suffix);
-    }
-    return { tokens: entry.tokens, logProb: entry.logProb, isFinished: isDone(entry.tokens, config), suffixCache: suffix };
+    const out = outputs[entry.parent];
+    if (!out) throw new Error('beam search: parent vanished');
+    const isFinished = isDone(entry.tokens, config);
+    // Live siblings share their parent's buffer (it is moved to the worker next step); a finished
+    // hypothesis keeps a copy of its own so that move cannot take its cache away.
+    const suffixCache = isFinished ? { data: out.extendedSuffix.data.slice(), length: out.extendedSuffix.length } : out.extendedSuffix;
+    return { tokens: entry.tokens, logProb: entry.logProb, isFinished, suffixCache };
   });
 }
 

@@ -106,7 +106,7 @@ export class ChunkTranslator {
         },
       })) as DecodeOutput;
       baseCache = step.baseCache;
-      beams = stepBeams(this.decoderShape, beams, step.beams, config);
+      beams = stepBeams(beams, step.beams, config);
     }
 
     const winner = bestBeam(beams, config.lengthPenalty);

@@ -92,18 +92,19 @@ export function packPast(shape: KvShape, rows: readonly (readonly KvCache[])[]):
 
 /**
  * Extracts one row's cache from per-layer `present` tensors `[batch, heads, total, headDim]`:
- * the row's real past slots `[0, pastKeep)` followed by new slots `[newStart, newStart + newCount)`.
+ * `keep.count` real past slots starting at `keep.from`, followed by the new slots
+ * `[newStart, newStart + newCount)`.
  */
 export function unpackRow(
   shape: KvShape,
   present: { keys: readonly Float32Array[]; values: readonly Float32Array[]; total: number },
   row: number,
-  pastKeep: number,
+  keep: { from: number; count: number },
   newStart: number,
   newCount: number,
 ): KvCache {
   const { layers, heads, headDim: d } = shape;
-  const length = pastKeep + newCount;
+  const length = keep.count + newCount;
   const data = new Float32Array(layers * 2 * heads * length * d);
   for (let layer = 0; layer < layers; layer++) {
     for (let kv = 0; kv < 2; kv++) {
@@ -112,8 +113,8 @@ export function unpackRow(
       for (let h = 0; h < heads; h++) {
         const base = ((row * heads + h) * present.total) * d;
         const dst = (((layer * 2 + kv) * heads + h) * length) * d;
-        data.set(src.subarray(base, base + pastKeep * d), dst);
-        data.set(src.subarray(base + newStart * d, base + (newStart + newCount) * d), dst + pastKeep * d);
+        data.set(src.subarray(base + keep.from * d, base + (keep.from + keep.count) * d), dst);
+        data.set(src.subarray(base + newStart * d, base + (newStart + newCount) * d), dst + keep.count * d);
       }
     }
   }

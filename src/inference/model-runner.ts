@@ -150,11 +150,11 @@ export class ModelRunner {
       const top = topKLogProbs(logits.subarray(last, last + vocab), item.topK);
       const encoderCache = trimCache(
         this.encoderShape,
-        unpackRow(this.encoderShape, encPresent, b, encPast.lengths[b] ?? 0, encPast.pastLen, frames[b] ?? 0),
+        unpackRow(this.encoderShape, encPresent, b, { from: 0, count: encPast.lengths[b] ?? 0 }, encPast.pastLen, frames[b] ?? 0),
         m.encoder.maxCacheFrames,
         0,
       );
-      const decoderCache = unpackRow(this.decoderShape, decPresent, b, decPast.lengths[b] ?? 0, decPast.pastLen, tokenLens[b] ?? 0);
+      const decoderCache = unpackRow(this.decoderShape, decPresent, b, { from: 0, count: decPast.lengths[b] ?? 0 }, decPast.pastLen, tokenLens[b] ?? 0);
       return { encoderCache, decoderCache, speechEmbeddings: Math.floor((frames[b] ?? 0) / shrink), topIds: top.ids, topLogProbs: top.logProbs };
     });
   }
@@ -181,7 +181,10 @@ export class ModelRunner {
       beams: item.beams.map(() => {
         const r = row++;
         const top = topKLogProbs(logits.subarray(r * vocab, (r + 1) * vocab), item.topK);
-        return { stepCache: unpackRow(this.decoderShape, present, r, 0, past.pastLen, 1), topIds: top.ids, topLogProbs: top.logProbs };
+        // The beam's suffix grown by this step, cut straight from `present`, so the main thread
+        // never concatenates caches per step.
+        const suffix = { from: item.baseCache.length, count: rows[r]?.beam.suffixCache.length ?? 0 };
+        return { extendedSuffix: unpackRow(this.decoderShape, present, r, suffix, past.pastLen, 1), topIds: top.ids, topLogProbs: top.logProbs };
       }),
     }));
   }

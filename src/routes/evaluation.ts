@@ -16,8 +16,8 @@ import {
 } from '../protocol/session-schemas.ts';
 import { mergeBodyParams } from '../plugins/request-params.ts';
 import type { Session } from '../sessions/session.ts';
-import { defaultExportName, resolveExportPath, writeSegmentLogs } from './delay-export.ts';
-import { DelayTracker } from '../sessions/delay-tracker.ts';
+import { DelayTracker } from '../evaluation/delay-tracker.ts';
+import { defaultDelaysFileName, writeJsonLines } from '../evaluation/export.ts';
 
 const delaysReply = z.union([
   z.object({ success: z.literal(true), session_id: z.string(), evaluation_mode: z.boolean(), delays: z.record(z.string(), z.unknown()) }),
@@ -27,8 +27,8 @@ const exportReply = z.union([z.looseObject({ success: z.literal(true), filepath:
 
 /** Statistics of a session; an empty object of the right shape when it is not in evaluation mode. */
 function delaysOf(session: Session, includeDetails: boolean): Record<string, unknown> {
-  const tracker = session.delays ?? new DelayTracker(session.id, session.languagePair, 1);
-  return tracker.statistics(includeDetails);
+  const tracker = session.delays ?? new DelayTracker({ sessionId: session.id, languagePair: session.languagePair });
+  return { ...tracker.statistics(includeDetails) };
 }
 
 export const evaluationRoutes: FastifyPluginAsyncZod = async (app) => {
@@ -69,8 +69,7 @@ export const evaluationRoutes: FastifyPluginAsyncZod = async (app) => {
   async function exportSession(session: Session, filepath: string | undefined, defaultName: string) {
     const segments = session.delays?.segmentLogs() ?? [];
     if (segments.length === 0) return { success: false as const, error: 'No delay data to export' };
-    const path = await resolveExportPath(exportDir, filepath, defaultName);
-    await writeSegmentLogs(path, segments);
+    const path = await writeJsonLines(exportDir, filepath, defaultName, segments);
     return { success: true as const, filepath: path, segments: segments.length };
   }
 
@@ -81,7 +80,7 @@ export const evaluationRoutes: FastifyPluginAsyncZod = async (app) => {
     const { session_id: id, filepath } = request.query;
     const session = sessions.get(id);
     if (!session) return { success: false as const, error: frontendErrors.sessionIdNotFound(id) };
-    return exportSession(session, filepath, defaultExportName(id));
+    return exportSession(session, filepath, defaultDelaysFileName(id));
   });
 
   app.post('/export_session_delays_by_user', {
@@ -91,7 +90,7 @@ export const evaluationRoutes: FastifyPluginAsyncZod = async (app) => {
     const { user_id: userId, language_pair: pair, filepath } = request.query;
     const session = sessions.findByUser(userId, pair);
     if (!session) return { success: false as const, error: `Session not found for user ${userId} with language ${pair}` };
-    const result = await exportSession(session, filepath, defaultExportName(`${userId}_${pair}`));
+    const result = await exportSession(session, filepath, defaultDelaysFileName(`${userId}_${pair}`));
     return result.success ? { ...result, session_id: session.id } : result;
   });
 };

@@ -7,7 +7,8 @@ import type { SessionLogger } from './session-logger.ts';
 import { AppError } from '../errors.ts';
 import type { ChunkResult, StreamListener, TranslationStream } from '../inference/translation-engine.ts';
 import type { Clock } from './clock.ts';
-import { DelayTracker } from './delay-tracker.ts';
+import { DelayTracker } from '../evaluation/delay-tracker.ts';
+import { StreamClock } from '../evaluation/stream-clock.ts';
 
 export type SessionState = 'queued' | 'active' | 'closed';
 export type CloseReason = 'deleted' | 'expired' | 'shutdown' | 'failed';
@@ -59,6 +60,9 @@ export class Session {
   private stream: TranslationStream | null = null;
   private sink: SessionSink | null = null;
   private tracker: DelayTracker | null = null;
+  private streamClock: StreamClock;
+  /** Translation text that existed before evaluation was switched on (not attributed). */
+  private trackerBaseText = '';
   private queuedAudio: Float32Array[] = [];
   private queuedSamples = 0;
   private lastText = '';
@@ -74,6 +78,7 @@ export class Session {
     this.createdAtMs = init.clock.now();
     this.lastPingMs = this.createdAtMs;
     this.lastActivityMs = this.createdAtMs;
+    this.streamClock = new StreamClock(() => init.clock.now());
     if (init.evaluationMode) this.enableEvaluation();
   }
 
@@ -153,7 +158,7 @@ export class Session {
 
   private pushToStream(stream: TranslationStream, samples: Float32Array): boolean {
     const isBelowHighWater = stream.pushAudio(samples);
-    this.tracker?.recordInput(samples.length, this.init.clock.now());
+    this.streamClock.markAudio(samples.length / 16);
     return isBelowHighWater;
   }
 
@@ -175,6 +180,8 @@ export class Session {
     this.lastText = '';
     this.deliveredText = '';
     this.tracker?.reset();
+    this.trackerBaseText = '';
+    this.streamClock.reset();
   }
 
   /** Validates and applies a multiplier for the next chunk. Throws AppError('validationFailed'). */
@@ -188,9 +195,11 @@ export class Session {
     this.multiplier = multiplier;
   }
 
-  /** Starts delay tracking (idempotent). */
+  /** Starts delay tracking (idempotent); text translated before this is not attributed. */
   enableEvaluation(): void {
-    this.tracker ??= new DelayTracker(this.id, this.languagePair, this.init.maxSegmentsPerSession);
+    if (this.tracker) return;
+    this.tracker = new DelayTracker({ sessionId: this.id, languagePair: this.languagePair, maxSegments: this.init.maxSegmentsPerSession });
+    this.trackerBaseText = this.lastText;
   }
 
   /** Makes `sink` the receiver of results; the previous one is told it was replaced. */
@@ -198,7 +207,6 @@ export class Session {
     const previous = this.sink;
     this.sink = sink;
     if (previous && previous !== sink) previous.replaced();
-    if (this.tracker && this.tracker.websocketStartMs === null) this.tracker.websocketStartMs = this.init.clock.now();
   }
 
   /** Sends the translation produced while no connection was attached, if any. */
@@ -237,12 +245,24 @@ export class Session {
   }
 
   private onChunk(result: ChunkResult): void {
-    this.tracker?.recordChunk(result, this.init.clock.now());
+    this.recordDelays(result);
     if (result.newText === '' || result.fullText === '') return;
     this.lastText = result.fullText;
     // A socket that is closing refuses the text; it is then sent on the next connection.
     if (this.sink?.sendTranslation(result.fullText)) this.deliveredText = result.fullText;
     this.init.logger?.debug({ sessionId: this.id, chunkIndex: result.chunkIndex, transcript: result.newText }, 'chunk translated');
+  }
+
+  private recordDelays(result: ChunkResult): void {
+    if (!this.tracker) return;
+    const base = this.trackerBaseText;
+    const fullText = base !== '' && result.fullText.startsWith(base) ? result.fullText.slice(base.length) : result.fullText;
+    try {
+      this.tracker.record({ ...result, fullText }, this.streamClock.elapsedMs());
+    } catch (error) {
+      // A tracking inconsistency must never break translation; it is visible in the logs.
+      this.init.logger?.warn({ err: error, sessionId: this.id, chunkIndex: result.chunkIndex }, 'delay tracking skipped a chunk');
+    }
   }
 
   private settleActivation(isActive: boolean): void {

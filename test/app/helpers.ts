@@ -61,7 +61,12 @@ export async function buildTestApp(
   const clock = options.clock ?? new ManualClock();
   const config = testConfig(t, options.config);
   const app = await buildApp(config, { engine, clock, runTimers: false });
-  t.after(() => app.close());
+  t.after(async () => {
+    // Injected sockets never emit 'close' after a clean close handshake (no TCP underneath), so
+    // ws would keep a 30 s close timer alive; terminating them ends that at once.
+    for (const client of app.websocketServer.clients) client.terminate();
+    await app.close();
+  });
   await app.ready();
   return { app, engine, clock, config };
 }

@@ -88,5 +88,5 @@ test('prefill of a row alone equals the same row inside a padded batch with mixe
   const [, d2] = await runner.decode([item(mixB), item(soloA)]);
   assert.ok(d1 && d2);
   assert.deepEqual(d2.beams.map((b) => [...b.topIds]), d1.beams.map((b) => [...b.topIds]));
-  assert.equal(d2.beams[0]?.stepCache.length, 1);
+  assert.equal(d2.beams[0]?.extendedSuffix.length, 1);
 });

@@ -18,7 +18,7 @@ test('POST /init with query parameters creates an active session with an id of t
     url: '/init?agent_type=InfiniSST&language_pair=English+-%3E+Chinese&latency_multiplier=2&client_id=client_k3j9x0a1',
   });
   assert.equal(response.statusCode, 200);
-  assert.match(response.headers['content-type'] ?? '', /^application\/json/);
+  assert.match(String(response.headers['content-type']), /^application\/json/);
   const body = response.json<InitBody>();
   assert.equal(body.queued, false);
   assert.equal(body.queue_position, 0);

@@ -1,0 +1,63 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { buildTestApp, createSession } from '../app/helpers.ts';
+
+test('GET /health lists sessions with masked ids, inactive_for as a string, and the engine stats', async (t) => {
+  const { app, clock } = await buildTestApp(t);
+  const id = await createSession(app);
+  clock.advance(12_345);
+  const response = await app.inject({ method: 'GET', url: '/health' });
+  assert.equal(response.statusCode, 200);
+  assert.match(String(response.headers['content-type']), /^application\/json/);
+  const body = response.json<{
+    status: string;
+    time: number;
+    active_sessions_count: number;
+    active_sessions: { session_id: string; inactive_for: string; type: string }[];
+    ray_stats: Record<string, unknown>;
+    language_pairs: unknown[];
+  }>();
+  assert.equal(body.status, 'healthy');
+  assert.equal(body.time, Math.floor(clock.now() / 1000));
+  assert.equal(body.active_sessions_count, 1);
+  const listed = body.active_sessions[0];
+  assert.equal(listed?.inactive_for, '12.3s');
+  assert.equal(listed?.session_id, `${id.slice(0, -12)}************`, 'the secret part is masked (W11)');
+  assert.ok(body.ray_stats.global_stats);
+  assert.equal(body.language_pairs.length, 4);
+});
+
+test('sessions.exposeSessionIds shows full ids', async (t) => {
+  const { app } = await buildTestApp(t, { config: { sessions: { exposeSessionIds: true } } });
+  const id = await createSession(app);
+  const body = (await app.inject({ method: 'GET', url: '/debug/session_stats' })).json<{ active_sessions: { session_id: string }[] }>();
+  assert.equal(body.active_sessions[0]?.session_id, id);
+});
+
+test('GET /debug/session_stats and /debug/session_history answer 200 JSON with lifecycle events', async (t) => {
+  const { app } = await buildTestApp(t);
+  const id = await createSession(app);
+  await app.inject({ method: 'POST', url: `/delete_session?${new URLSearchParams({ session_id: id })}` });
+  const stats = await app.inject({ method: 'GET', url: '/debug/session_stats' });
+  assert.equal(stats.statusCode, 200);
+  assert.equal(stats.json<{ system_info: { active_sessions_count: number } }>().system_info.active_sessions_count, 0);
+  const history = await app.inject({ method: 'GET', url: '/debug/session_history' });
+  const events = history.json<{ history: { event: string }[] }>().history.map((entry) => entry.event);
+  assert.deepEqual(events, ['created', 'activated', 'deleted']);
+});
+
+test('POST /load_models reports the loaded pairs without reloading anything', async (t) => {
+  const { app } = await buildTestApp(t, { engine: { pairs: ['English -> Chinese', 'English -> Italian'] } });
+  const response = await app.inject({ method: 'POST', url: '/load_models' });
+  assert.equal(response.statusCode, 200);
+  const body = response.json<{ success: boolean; loaded_language_pairs: string[] }>();
+  assert.equal(body.success, true);
+  assert.deepEqual(body.loaded_language_pairs, ['English -> Chinese', 'English -> Italian']);
+});
+
+test('POST /load_models with no model loaded is still 200 JSON with success:false', async (t) => {
+  const { app } = await buildTestApp(t, { engine: { pairs: [] } });
+  const response = await app.inject({ method: 'POST', url: '/load_models' });
+  assert.equal(response.statusCode, 200);
+  assert.equal(response.json<{ success: boolean }>().success, false);
+});
