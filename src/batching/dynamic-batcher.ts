@@ -212,18 +212,24 @@ export class DynamicBatcher<I, R> {
 
   #dispatch(lane: Lane<I, R>, reason: FlushReason): void {
     const now = this.#clock.now();
+    // Balance: no batch takes more than its fair share of all active work (waiting + in flight)
+    // over the run slots, so several workers settle into equal batches instead of one big batch
+    // and one idle worker. With a single slot this is no limit at all.
+    const waiting = this.#lanes.reduce((sum, l) => sum + l.queuedUnits, 0);
+    const fairShare = Math.ceil((waiting + this.#inFlightUnits) / Math.max(1, this.#options.concurrency()));
+    const limit = Math.max(1, Math.min(this.#settings.maxBatchSize, fairShare));
     const batch: Array<Entry<I, R>> = [];
     const keys = new Set<string>();
     const kept: Array<Entry<I, R>> = [];
     let units = 0;
     let isFull = false;
     for (const entry of lane.queue) {
-      const fits = batch.length === 0 || units + entry.units <= this.#settings.maxBatchSize;
+      const fits = batch.length === 0 || units + entry.units <= limit;
       if (!isFull && fits && (entry.key === undefined || !keys.has(entry.key))) {
         batch.push(entry);
         units += entry.units;
         if (entry.key !== undefined) keys.add(entry.key);
-        isFull = units >= this.#settings.maxBatchSize;
+        isFull = units >= limit;
       } else {
         // An item that does not fit ends the batch (FIFO: smaller later items do not overtake it).
         if (!fits) isFull = true;

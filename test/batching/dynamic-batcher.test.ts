@@ -79,17 +79,25 @@ async function occupySlot(h: ReturnType<typeof harness>, name = 'blocker'): Prom
 
 test('a free worker takes waiting work at once when as much waits as is in flight (idle flush)', async (t) => {
   const h = harness(t);
-  h.setSlots(2);
-  void h.submit('decode', 'x', 'y');
+  h.setSlots(3);
+  void h.batcher.submit('decode', { name: 'x', size: 2 }).catch(() => undefined);
   await turn();
-  assert.deepEqual(batches(h.calls), [['x', 'y']]);
+  assert.deepEqual(batches(h.calls), [['x']]);
   h.submit('decode', 'a');
   await turn();
   assert.equal(h.calls.length, 1, '1 unit waiting, 2 in flight: wait for them to come back');
   h.submit('decode', 'b');
   await turn();
-  assert.deepEqual(batches(h.calls), [['x', 'y'], ['a', 'b']], '2 waiting, 2 in flight: use the free worker');
+  assert.deepEqual(batches(h.calls), [['x'], ['a', 'b']], '2 waiting, 2 in flight: use a free worker');
   assert.deepEqual(h.batcher.stats().decode?.flushReasons, { full: 0, timeout: 0, idle: 2 });
+});
+
+test('with several free workers, work is split into fair shares instead of one batch', async (t) => {
+  const h = harness(t, { maxBatchSize: 8 });
+  h.setSlots(2);
+  h.submit('decode', 'a', 'b', 'c', 'd');
+  await turn();
+  assert.deepEqual(batches(h.calls), [['a', 'b'], ['c', 'd']]);
 });
 
 test('an item is dispatched at once when no batch is running (idle flush)', async (t) => {

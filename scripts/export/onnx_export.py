@@ -1,0 +1,115 @@
+"""Exports the three step modules to ONNX with the tensor names of docs/model-format.md.
+
+Multi-GB graphs keep their weights in one external data file next to the graph
+(`decoder.onnx` + `decoder.onnx.data`); onnxruntime resolves it relative to the graph's path.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Dict, List, Sequence
+
+import onnx
+import torch
+
+from modeling import DecoderStep, EmbedStep, EncoderStep, SpeechLLM
+
+OPSET = 17
+# Below this, a graph is one self-contained file unless external data is forced.
+EXTERNAL_DATA_THRESHOLD = 512 * 1024 * 1024
+
+
+def _cache_names(layers: int):
+    past, present = [], []
+    for i in range(layers):
+        past += [f"past_key_values.{i}.key", f"past_key_values.{i}.value"]
+        present += [f"present.{i}.key", f"present.{i}.value"]
+    return past, present
+
+
+def _export(module: torch.nn.Module, args: Sequence[torch.Tensor], names_in: List[str], names_out: List[str], axes: Dict[str, Dict[int, str]], out: Path, external: str) -> List[str]:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
+        raw = Path(tmp) / "graph.onnx"
+        with torch.no_grad():
+            torch.onnx.export(module, tuple(args), str(raw), input_names=names_in, output_names=names_out, dynamic_axes=axes, opset_version=OPSET, do_constant_folding=True)
+        model = onnx.load(str(raw), load_external_data=True)
+    size = sum(t.ByteSize() for t in model.graph.initializer)
+    data_name = out.name + ".data"
+    for old in (out, out.parent / data_name):
+        if old.exists():
+            old.unlink()
+    if external == "always" or (external == "auto" and size > EXTERNAL_DATA_THRESHOLD):
+        onnx.save_model(model, str(out), save_as_external_data=True, all_tensors_to_one_file=True, location=data_name, size_threshold=0)
+        return [out.name, data_name]
+    onnx.save_model(model, str(out))
+    return [out.name]
+
+
+def export_encoder(model: SpeechLLM, out: Path, external: str, frames: int = 48, past_frames: int = 8) -> List[str]:
+    cfg = model.cfg.encoder
+    layers = cfg.num_layers
+    past, present = _cache_names(layers)
+    batch = 2
+    dtype = torch.float32
+    args = [
+        torch.randn(batch, frames * cfg.samples_per_frame, dtype=dtype) * 0.1,
+        torch.randn(batch, cfg.context_samples, dtype=dtype) * 0.1,
+        torch.ones(batch, past_frames + frames, dtype=torch.int64),
+    ]
+    for _ in range(layers * 2):
+        args.append(torch.randn(batch, cfg.num_heads, past_frames, cfg.head_dim, dtype=dtype))
+    axes: Dict[str, Dict[int, str]] = {
+        "input_values": {0: "batch", 1: "samples"},
+        "input_context": {0: "batch"},
+        "attention_mask": {0: "batch", 1: "total_frames"},
+        "speech_embeddings": {0: "batch", 1: "embeddings"},
+    }
+    for name in past:
+        axes[name] = {0: "batch", 2: "past_frames"}
+    for name in present:
+        axes[name] = {0: "batch", 2: "total_frames"}
+    return _export(EncoderStep(model).eval(), args, ["input_values", "input_context", "attention_mask"] + past, ["speech_embeddings"] + present, axes, out, external)
+
+
+def export_embed(model: SpeechLLM, out: Path, external: str) -> List[str]:
+    args = [torch.randint(0, model.cfg.decoder.vocab_size, (2, 5), dtype=torch.int64)]
+    axes = {"input_ids": {0: "batch", 1: "sequence"}, "inputs_embeds": {0: "batch", 1: "sequence"}}
+    return _export(EmbedStep(model).eval(), args, ["input_ids"], ["inputs_embeds"], axes, out, external)
+
+
+def export_decoder(model: SpeechLLM, out: Path, external: str, new_len: int = 5, past_len: int = 7) -> List[str]:
+    cfg = model.cfg.decoder
+    past, present = _cache_names(cfg.num_layers)
+    batch = 2
+    names_in = ["inputs_embeds", "attention_mask"]
+    args = [torch.randn(batch, new_len, cfg.hidden_size), torch.ones(batch, past_len + new_len, dtype=torch.int64)]
+    axes: Dict[str, Dict[int, str]] = {
+        "inputs_embeds": {0: "batch", 1: "sequence"},
+        "attention_mask": {0: "batch", 1: "total_sequence"},
+        "logits": {0: "batch", 1: "sequence"},
+    }
+    if cfg.positions == "absolute":
+        names_in.append("position_ids")
+        args.append(torch.arange(past_len, past_len + new_len, dtype=torch.int64).repeat(batch, 1))
+        axes["position_ids"] = {0: "batch", 1: "sequence"}
+    for _ in range(cfg.num_layers * 2):
+        args.append(torch.randn(batch, cfg.num_kv_heads, past_len, cfg.head_dim))
+    for name in past:
+        axes[name] = {0: "batch", 2: "past_sequence"}
+    for name in present:
+        axes[name] = {0: "batch", 2: "total_sequence"}
+    return _export(DecoderStep(model).eval(), args, names_in + past, ["logits"] + present, axes, out, external)
+
+
+def export_all(model: SpeechLLM, folder: Path, external: str) -> Dict[str, List[str]]:
+    """Writes encoder.onnx, embed.onnx, decoder.onnx (+ .data files). Returns files per graph."""
+    os.makedirs(folder, exist_ok=True)
+    model.eval()
+    return {
+        "encoder": export_encoder(model, folder / "encoder.onnx", external),
+        "embed": export_embed(model, folder / "embed.onnx", external),
+        "decoder": export_decoder(model, folder / "decoder.onnx", external),
+    }

@@ -1,0 +1,99 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { buildApp } from '../../src/app.ts';
+import { FakeEngine } from './fake-engine.ts';
+import { buildTestApp, testConfig } from './helpers.ts';
+
+test('unknown routes answer 404 JSON', async (t) => {
+  const { app } = await buildTestApp(t);
+  const response = await app.inject({ method: 'GET', url: '/no/such/route' });
+  assert.equal(response.statusCode, 404);
+  assert.match(String(response.headers['content-type']), /^application\/json/);
+  assert.equal(response.json<{ detail: string }>().detail, 'Not Found');
+});
+
+test('CORS reflects the Origin with credentials, as the original did', async (t) => {
+  const { app } = await buildTestApp(t);
+  const response = await app.inject({ method: 'GET', url: '/health', headers: { origin: 'https://example.org' } });
+  assert.equal(response.headers['access-control-allow-origin'], 'https://example.org');
+  assert.equal(response.headers['access-control-allow-credentials'], 'true');
+  const preflight = await app.inject({
+    method: 'OPTIONS',
+    url: '/init',
+    headers: { origin: 'https://example.org', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
+  });
+  assert.equal(preflight.statusCode, 204);
+  assert.match(String(preflight.headers['access-control-allow-methods']), /POST/);
+});
+
+test('CORS can be limited to an allow-list', async (t) => {
+  const { app } = await buildTestApp(t, { config: { cors: { origins: ['https://ok.example'] } } });
+  const denied = await app.inject({ method: 'GET', url: '/health', headers: { origin: 'https://evil.example' } });
+  assert.equal(denied.headers['access-control-allow-origin'], undefined);
+  const allowed = await app.inject({ method: 'GET', url: '/health', headers: { origin: 'https://ok.example' } });
+  assert.equal(allowed.headers['access-control-allow-origin'], 'https://ok.example');
+});
+
+test('an empty JSON body counts as absent; invalid JSON is 400 with a clear message', async (t) => {
+  const { app } = await buildTestApp(t);
+  const empty = await app.inject({
+    method: 'POST',
+    url: '/init?agent_type=InfiniSST&language_pair=English+-%3E+Chinese',
+    headers: { 'content-type': 'application/json' },
+    payload: '',
+  });
+  assert.equal(empty.statusCode, 200);
+  const broken = await app.inject({ method: 'POST', url: '/ping', headers: { 'content-type': 'application/json' }, payload: '{"session_id":' });
+  assert.equal(broken.statusCode, 400);
+  const body = broken.json<{ success: boolean; error: string }>();
+  assert.equal(body.success, false);
+  assert.match(body.error, /not valid JSON/);
+});
+
+test('GET / serves static/index.html and /static/* serves the worklet as JavaScript', async (t) => {
+  const { app } = await buildTestApp(t);
+  const page = await app.inject({ method: 'GET', url: '/' });
+  assert.equal(page.statusCode, 200);
+  assert.match(String(page.headers['content-type']), /^text\/html/);
+  const worklet = await app.inject({ method: 'GET', url: '/static/audio-processor.js' });
+  assert.equal(worklet.statusCode, 200);
+  assert.match(String(worklet.headers['content-type']), /^text\/javascript/);
+  assert.match(worklet.body, /registerProcessor\('pcm-processor'/);
+  const fix = await app.inject({ method: 'GET', url: '/static/electron-audio-fix.js' });
+  assert.equal(fix.statusCode, 200);
+  const etag = String(worklet.headers.etag);
+  const cached = await app.inject({ method: 'GET', url: '/static/audio-processor.js', headers: { 'if-none-match': etag } });
+  assert.equal(cached.statusCode, 304);
+});
+
+test('static files never leave the static folder', async (t) => {
+  const { app } = await buildTestApp(t);
+  for (const url of ['/static/../package.json', '/static/%2e%2e/package.json', '/static/..%2Fpackage.json', '/static/.hidden']) {
+    const response = await app.inject({ method: 'GET', url });
+    assert.equal(response.statusCode, 404, url);
+  }
+});
+
+test('the first existing candidate static folder wins', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'infinisst-static-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  mkdirSync(join(dir, 'web'));
+  writeFileSync(join(dir, 'web', 'index.html'), '<p>custom page</p>');
+  const engine = new FakeEngine();
+  const custom = await buildApp(testConfig(t, { paths: { staticDirs: ['missing', 'web'] } }), { engine, cwd: dir, runTimers: false });
+  t.after(() => custom.close());
+  assert.equal((await custom.inject({ method: 'GET', url: '/' })).body, '<p>custom page</p>');
+});
+
+test('shutdown order: stop admitting, tell clients, drain, then release sessions', async (t) => {
+  const { app } = await buildTestApp(t);
+  app.sessions.beginShutdown();
+  const refused = await app.inject({ method: 'POST', url: '/init?agent_type=A&language_pair=English+-%3E+Chinese' });
+  assert.equal(refused.statusCode, 503);
+  assert.equal(refused.json<{ code: string }>().code, 'shuttingDown');
+  const health = await app.inject({ method: 'GET', url: '/health' });
+  assert.equal(health.json<{ status: string }>().status, 'shutting_down');
+});
