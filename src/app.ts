@@ -69,7 +69,17 @@ export async function buildApp(config: ServerConfig, deps: AppDeps): Promise<Fas
     credentials: config.cors.credentials,
     methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
   });
-  await app.register(websocket, { options: { maxPayload: Math.max(wsMaxPayloadBytes, config.websocket.maxFrameSamples * 4) } });
+  await app.register(websocket, {
+    options: { maxPayload: Math.max(wsMaxPayloadBytes, config.websocket.maxFrameSamples * 4) },
+    // Replaces the plugin's default (close every socket at once, without a code): every open
+    // stream socket belongs to a session, and closing the sessions closes their sockets with
+    // 1001 once the frames still queued for them are written.
+    preClose(done) {
+      app.sessions.closeAll('shutdown');
+      app.websocketServer.close();
+      done();
+    },
+  });
   await app.register(domain, { config, engine: deps.engine, clock: deps.clock ?? systemClock, runSweepTimer: runTimers });
   if (runTimers) startWebSocketHeartbeat(app, config.websocket.pingIntervalMs);
 

@@ -27,6 +27,7 @@ export const errorCatalogue = {
   decodeFailed: { status: 422, message: 'Media could not be decoded' },
   validationFailed: { status: 422, message: 'Request validation failed' },
   shuttingDown: { status: 503, message: 'Server is shutting down' },
+  modelTooLarge: { status: 500, message: 'Model does not fit the device memory' },
 } as const;
 
 export type ErrorCode = keyof typeof errorCatalogue;

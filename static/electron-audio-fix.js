@@ -37,7 +37,6 @@
 
   /** Starts capturing `audioSource` (a MediaStream, or a media element for 'media'). Resolves true. */
   ElectronAudioProcessor.prototype.initializeAudio = async function (audioSource, websocket, sourceType) {
-    var self = this;
     var kind = sourceType || 'microphone';
     this.ws = websocket;
     this.pending = new Float32Array(0);
@@ -60,8 +59,8 @@
       }
       if (lastError) throw lastError;
       this.workletNode = new window.AudioWorkletNode(this.audioContext, 'pcm-processor');
-      this.workletNode.port.onmessage = function (event) {
-        if (self.isProcessing && event.data) self.addSamples(event.data);
+      this.workletNode.port.onmessage = (event) => {
+        if (this.isProcessing && event.data) this.addSamples(event.data);
       };
       if (kind === 'media') {
         this.sourceNode = this.audioContext.createMediaElementSource(audioSource);
@@ -125,10 +124,10 @@
     this.pending = new Float32Array(0);
     this.ws = null;
     if (this.sourceNode) {
-      try { this.sourceNode.disconnect(); } catch (error) { /* already disconnected */ }
+      try { this.sourceNode.disconnect(); } catch { /* already disconnected */ }
     }
     if (this.workletNode) {
-      try { this.workletNode.disconnect(); } catch (error) { /* already disconnected */ }
+      try { this.workletNode.disconnect(); } catch { /* already disconnected */ }
       this.workletNode.port.onmessage = null;
     }
     if (this.audioContext && this.audioContext.state !== 'closed') this.audioContext.close().catch(function () {});

@@ -6,6 +6,12 @@
 export interface KvCache {
   data: Float32Array;
   length: number;
+  /**
+   * Encoder caches only: the last `encoder.contextSamples` samples already encoded, which the next
+   * chunk's first frames still read (the conv front end's window crosses chunk boundaries).
+   * Travels with the cache so it follows the session through any worker.
+   */
+  audioContext?: Float32Array;
 }
 
 /** The fixed dimensions of one model's cache. */

@@ -37,6 +37,9 @@ const manifestSchema = z
         numHeads: positiveInt,
         headDim: positiveInt,
         maxCacheFrames: positiveInt,
+        // Samples before a chunk its first frames need (wav2vec 2.0: 400-sample window, 320 stride
+        // → 399); fed as `input_context`, zeros at a stream's start. 0 = the graph needs none.
+        contextSamples: z.number().int().nonnegative().max(16000).default(0),
       })
       .strict(),
     decoder: z
@@ -69,7 +72,15 @@ const manifestSchema = z
         z
           .object({
             targetJoiner: z.string().max(4),
-            prompt: z.object({ first: promptTemplate, next: promptTemplate }).strict(),
+            prompt: z
+              .object({
+                first: promptTemplate,
+                next: promptTemplate,
+                // A first prompt per latency multiplier ("1".."16"), for system prompts that name
+                // the latency (InfiniSST's <latency_m> token); `first` is used for any other.
+                firstByMultiplier: z.record(z.string().regex(/^[1-9][0-9]?$/), promptTemplate).optional(),
+              })
+              .strict(),
           })
           .strict(),
       )
@@ -95,8 +106,8 @@ export interface ModelPackage {
   tokens: string[];
 }
 
-/** Names of the graph inputs/outputs the engine relies on (docs/model-format.md). */
-export function expectedGraphIO(manifest: ModelManifest): Record<'encoder' | 'embed' | 'decoder', { inputs: string[]; outputs: string[] }> {
+/** Names of the graph inputs/outputs the engine relies on (docs/model-format.md); `optional` inputs are fed only when a graph declares them. */
+export function expectedGraphIO(manifest: ModelManifest): Record<'encoder' | 'embed' | 'decoder', { inputs: string[]; outputs: string[]; optional: string[] }> {
   const cache = (layers: number) => {
     const past: string[] = [];
     const present: string[] = [];
@@ -108,10 +119,13 @@ export function expectedGraphIO(manifest: ModelManifest): Record<'encoder' | 'em
   };
   const enc = cache(manifest.encoder.numLayers);
   const dec = cache(manifest.decoder.numLayers);
+  // position_ids is optional: graphs that place rotary positions by cache slot (InfiniSST's
+  // serving engines) derive them from attention_mask and do not declare it.
+  const context = manifest.encoder.contextSamples > 0 ? ['input_context'] : [];
   return {
-    encoder: { inputs: ['input_values', 'attention_mask', 'position_ids', ...enc.past], outputs: ['speech_embeddings', ...enc.present] },
-    embed: { inputs: ['input_ids'], outputs: ['inputs_embeds'] },
-    decoder: { inputs: ['inputs_embeds', 'attention_mask', 'position_ids', ...dec.past], outputs: ['logits', ...dec.present] },
+    encoder: { inputs: ['input_values', 'attention_mask', ...context, ...enc.past], outputs: ['speech_embeddings', ...enc.present], optional: ['position_ids', 'input_lengths'] },
+    embed: { inputs: ['input_ids'], outputs: ['inputs_embeds'], optional: [] },
+    decoder: { inputs: ['inputs_embeds', 'attention_mask', ...dec.past], outputs: ['logits', ...dec.present], optional: ['position_ids'] },
   };
 }
 

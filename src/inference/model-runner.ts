@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { AppError } from '../errors.ts';
 import type { DecodeItem, DecodeOutput, PrefillItem, PrefillOutput } from './batch-messages.ts';
-import { packPast, trimCache, unpackRow, type KvShape } from './kv-cache.ts';
+import { packPast, trimCache, unpackRow, type KvCache, type KvShape } from './kv-cache.ts';
 import { expectedGraphIO, type ModelPackage } from './manifest.ts';
 import { checkGraphIO, createSession, type SessionFactoryOptions } from './session-factory.ts';
 import { topKLogProbs } from './top-k.ts';
@@ -36,6 +36,19 @@ function attentionMask(pastLen: number, pastLens: number[], newLen: number, newL
   return new ort.Tensor('int64', mask, [pastLens.length, width]);
 }
 
+/**
+ * The last `count` samples of the stream after this chunk: the previous context followed by the
+ * chunk's audio (zeros before the stream's start). Undefined when the model needs no context.
+ */
+function nextAudioContext(previous: Float32Array | undefined, audio: Float32Array, count: number): Float32Array | undefined {
+  if (count === 0) return undefined;
+  const next = new Float32Array(count);
+  const fromAudio = Math.min(count, audio.length);
+  next.set(audio.subarray(audio.length - fromAudio), count - fromAudio);
+  if (fromAudio < count && previous?.length === count) next.set(previous.subarray(fromAudio), 0);
+  return next;
+}
+
 function pastFeeds(shape: KvShape, packed: { keys: Float32Array[]; values: Float32Array[]; pastLen: number }, batch: number): Feeds {
   const feeds: Feeds = {};
   for (let i = 0; i < shape.layers; i++) {
@@ -66,6 +79,8 @@ export class ModelRunner {
   private readonly encoderShape: KvShape;
   private readonly decoderShape: KvShape;
   private readonly feedsInputLengths: boolean;
+  private readonly feedsEncoderPositions: boolean;
+  private readonly feedsDecoderPositions: boolean;
 
   private constructor(
     readonly pkg: ModelPackage,
@@ -80,6 +95,8 @@ export class ModelRunner {
     this.encoderShape = { layers: m.encoder.numLayers, heads: m.encoder.numHeads, headDim: m.encoder.headDim };
     this.decoderShape = { layers: m.decoder.numLayers, heads: m.decoder.numKeyValueHeads, headDim: m.decoder.headDim };
     this.feedsInputLengths = encoder.inputNames.includes('input_lengths');
+    this.feedsEncoderPositions = encoder.inputNames.includes('position_ids');
+    this.feedsDecoderPositions = decoder.inputNames.includes('position_ids');
   }
 
   /** Loads and checks the three graphs. Throws AppError('modelInvalid') naming the file and problem. */
@@ -89,9 +106,9 @@ export class ModelRunner {
     const encoder = await createSession(join(pkg.dir, m.encoder.file), options);
     const embed = await createSession(join(pkg.dir, m.decoder.embedFile), { ...options, providers: [encoder.provider] });
     const decoder = await createSession(join(pkg.dir, m.decoder.file), { ...options, providers: [encoder.provider] });
-    checkGraphIO(`${pkg.dir}/${m.encoder.file}`, encoder.session, io.encoder, ['input_lengths']);
-    checkGraphIO(`${pkg.dir}/${m.decoder.embedFile}`, embed.session, io.embed);
-    checkGraphIO(`${pkg.dir}/${m.decoder.file}`, decoder.session, io.decoder);
+    checkGraphIO(`${pkg.dir}/${m.encoder.file}`, encoder.session, io.encoder, io.encoder.optional);
+    checkGraphIO(`${pkg.dir}/${m.decoder.embedFile}`, embed.session, io.embed, io.embed.optional);
+    checkGraphIO(`${pkg.dir}/${m.decoder.file}`, decoder.session, io.decoder, io.decoder.optional);
     return new ModelRunner(pkg, encoder.session, embed.session, decoder.session, encoder);
   }
 
@@ -110,10 +127,22 @@ export class ModelRunner {
     const encFeeds: Feeds = {
       input_values: float32(audio, [batch, maxFrames * spf]),
       attention_mask: attentionMask(encPast.pastLen, encPast.lengths, maxFrames, frames),
-      position_ids: int64(items.flatMap((item) => Array.from({ length: maxFrames }, (_, t) => item.encoderNextFrame + t)), [batch, maxFrames]),
       ...pastFeeds(this.encoderShape, encPast, batch),
     };
+    if (this.feedsEncoderPositions) {
+      encFeeds.position_ids = int64(items.flatMap((item) => Array.from({ length: maxFrames }, (_, t) => item.encoderNextFrame + t)), [batch, maxFrames]);
+    }
     if (this.feedsInputLengths) encFeeds.input_lengths = int64(frames.map((f) => f * spf), [batch]);
+    const contextSamples = m.encoder.contextSamples;
+    const nextContexts = items.map((item, b) => nextAudioContext(item.encoderCache.audioContext, item.audio.subarray(0, (frames[b] ?? 0) * spf), contextSamples));
+    if (contextSamples > 0) {
+      const context = new Float32Array(batch * contextSamples);
+      items.forEach((item, b) => {
+        const previous = item.encoderCache.audioContext;
+        if (previous?.length === contextSamples) context.set(previous, b * contextSamples);
+      });
+      encFeeds.input_context = float32(context, [batch, contextSamples]);
+    }
     const encOut = await this.encoder.run(encFeeds);
     const speech = floatOutput(encOut, 'speech_embeddings');
     const hidden = m.decoder.hiddenSize;
@@ -135,12 +164,15 @@ export class ModelRunner {
       }
     });
     const decPast = packPast(this.decoderShape, items.map((item) => [item.decoderCache]));
-    const decOut = await this.decoder.run({
+    const decFeeds: Feeds = {
       inputs_embeds: float32(embeds, [batch, maxTokens, hidden]),
       attention_mask: attentionMask(decPast.pastLen, decPast.lengths, maxTokens, tokenLens),
-      position_ids: int64(items.flatMap((item) => Array.from({ length: maxTokens }, (_, t) => item.decoderNextPosition + t)), [batch, maxTokens]),
       ...pastFeeds(this.decoderShape, decPast, batch),
-    });
+    };
+    if (this.feedsDecoderPositions) {
+      decFeeds.position_ids = int64(items.flatMap((item) => Array.from({ length: maxTokens }, (_, t) => item.decoderNextPosition + t)), [batch, maxTokens]);
+    }
+    const decOut = await this.decoder.run(decFeeds);
     const logits = floatOutput(decOut, 'logits');
     const vocab = m.decoder.vocabSize;
     const decPresent = presentOf(this.decoderShape, decOut, decPast.pastLen + maxTokens);
@@ -148,12 +180,14 @@ export class ModelRunner {
     return items.map((item, b) => {
       const last = (b * maxTokens + (tokenLens[b] ?? 1) - 1) * vocab;
       const top = topKLogProbs(logits.subarray(last, last + vocab), item.topK);
-      const encoderCache = trimCache(
+      const trimmed = trimCache(
         this.encoderShape,
         unpackRow(this.encoderShape, encPresent, b, { from: 0, count: encPast.lengths[b] ?? 0 }, encPast.pastLen, frames[b] ?? 0),
         m.encoder.maxCacheFrames,
         0,
       );
+      const audioContext = nextContexts[b];
+      const encoderCache: KvCache = audioContext ? { data: trimmed.data, length: trimmed.length, audioContext } : trimmed;
       const decoderCache = unpackRow(this.decoderShape, decPresent, b, { from: 0, count: decPast.lengths[b] ?? 0 }, decPast.pastLen, tokenLens[b] ?? 0);
       return { encoderCache, decoderCache, speechEmbeddings: Math.floor((frames[b] ?? 0) / shrink), topIds: top.ids, topLogProbs: top.logProbs };
     });
@@ -166,12 +200,13 @@ export class ModelRunner {
     const past = packPast(this.decoderShape, rows.map(({ item, beam }) => [item.baseCache, beam.suffixCache]));
     const embedOut = await this.embed.run({ input_ids: int64(rows.map((r) => r.beam.token), [batch, 1]) });
     const hidden = m.decoder.hiddenSize;
-    const out = await this.decoder.run({
+    const feeds: Feeds = {
       inputs_embeds: float32(floatOutput(embedOut, 'inputs_embeds'), [batch, 1, hidden]),
       attention_mask: attentionMask(past.pastLen, past.lengths, 1, rows.map(() => 1)),
-      position_ids: int64(rows.map((r) => r.item.baseNextPosition + r.beam.suffixCache.length), [batch, 1]),
       ...pastFeeds(this.decoderShape, past, batch),
-    });
+    };
+    if (this.feedsDecoderPositions) feeds.position_ids = int64(rows.map((r) => r.item.baseNextPosition + r.beam.suffixCache.length), [batch, 1]);
+    const out = await this.decoder.run(feeds);
     const logits = floatOutput(out, 'logits');
     const vocab = m.decoder.vocabSize;
     const present = presentOf(this.decoderShape, out, past.pastLen + 1);

@@ -63,8 +63,9 @@ async function domainPlugin(app: FastifyInstance, options: DomainOptions): Promi
     timer.unref();
     app.addHook('onClose', async () => clearInterval(timer));
   }
-  // Sessions release their engine streams and close their sockets (1001) when the app closes.
-  app.addHook('preClose', async () => sessions.closeAll('shutdown'));
+  // Sessions release their engine streams when the app closes (app.ts also does this before the
+  // WebSocket server closes; closeAll is idempotent).
+  app.addHook('onClose', async () => sessions.closeAll('shutdown'));
 }
 
 export default fp(domainPlugin, { name: 'domain', fastify: '5.x' });

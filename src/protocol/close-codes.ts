@@ -8,6 +8,8 @@ export const closeCodes = {
   sessionDeleted: { code: 4004, reason: 'Session deleted' },
   /** The session was swept after the idle timeout without ping or audio. */
   sessionExpired: { code: 4005, reason: 'Session expired (no ping or audio)' },
+  /** The page's Origin is not in `cors.origins` (only checked when that is an allow-list). */
+  originNotAllowed: { code: 1008, reason: 'Origin not allowed' },
   /** Server shutdown (standard "going away"). */
   shuttingDown: { code: 1001, reason: 'Server shutting down' },
   /** An unexpected server fault on this connection. */

@@ -60,6 +60,8 @@ class StreamConnection implements SessionSink {
   }
 
   onMessage(data: RawData, isBinary: boolean): void {
+    // A replaced or ending connection must not feed the session any more.
+    if (this.pendingClose) return;
     try {
       if (isBinary) this.onAudio(toBytes(data));
       else this.onText(toBytes(data).toString());
@@ -184,7 +186,11 @@ class StreamConnection implements SessionSink {
     if (this.isWriting) return;
     const next = this.outbox.shift();
     if (!next) {
-      if (this.pendingClose) this.socket.close(this.pendingClose.code, this.pendingClose.reason);
+      if (this.pendingClose) {
+        // A paused socket would never read the peer's close frame (ws then waits 30 s).
+        this.socket.resume();
+        this.socket.close(this.pendingClose.code, this.pendingClose.reason);
+      }
       return;
     }
     if (this.socket.readyState !== this.socket.OPEN) {

@@ -3,7 +3,6 @@
  * 16 kHz and posts blocks of about 100 ms (plus their peak level) to the page. Resampling here,
  * on the audio thread, keeps the main thread free and loses nothing when it is busy.
  */
-/* global sampleRate, AudioWorkletProcessor, registerProcessor */
 import { StreamResampler } from './resampler.js';
 
 const OUTPUT_RATE_HZ = 16000;

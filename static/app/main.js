@@ -3,24 +3,23 @@
  * media player to the controls. State lives here; rendering is in ui.js, wording in status.js.
  */
 import { api } from './api.js';
-import { AudioPipeline } from './audio-pipeline.js';
+import { CaptureController } from './capture.js';
+import { renderControls } from './controls.js';
 import { MediaPlayer } from './player.js';
 import { LANGUAGE_PAIRS, MAX_MULTIPLIER, TARGET_SAMPLE_RATE_HZ } from './protocol.js';
 import { SessionController, createClientId } from './session.js';
-import { describeStatus } from './status.js';
 import { buildCues, toSrt, toVtt } from './subtitles.js';
 import { Transcript } from './transcript.js';
 import { Translator } from './translator.js';
-import { $, TranslationView, downloadText, renderLevel, renderStatus } from './ui.js';
+import { $, TranslationView, downloadText, renderLevel } from './ui.js';
 import { YoutubeLoader, looksLikeYoutubeUrl } from './youtube.js';
 
 const params = new URLSearchParams(location.search);
 const IDLE_LIMIT_MS = 5 * 60 * 1000;
 const COMPLETE_WAIT_MS = 8000;
+const CONFIRMATION_MS = 5000;
 
 const page = {
-  pipeline: null,
-  pipelinePromise: null,
   translator: null,
   capture: 'none',
   isCapturing: false,
@@ -37,13 +36,36 @@ const page = {
 const transcript = new Transcript();
 const view = new TranslationView($('#translation'), $('#jump-latest'));
 const session = new SessionController({ api, clientId: createClientId(), onChange: onSessionChange });
-const player = new MediaPlayer($('#player'), { onLoaded: onMediaLoaded, onPlay: onMediaPlay, onPause: onMediaPause, onEnded: onMediaEnded, onError: (text) => notify(text, 'error') });
+const player = new MediaPlayer($('#player'), {
+  onLoaded: (element) => capture.onMediaLoaded(element),
+  onPlay: () => capture.onMediaPlay(),
+  onPause: () => capture.onMediaPause(),
+  onEnded: () => capture.onMediaEnded(),
+  onError: (text) => notify(text, 'error'),
+});
+const capture = new CaptureController({
+  page,
+  player,
+  onChange: () => refresh(),
+  onLevel: (peak) => renderLevel($('#level'), peak),
+  onError: (text) => notify(text, 'error'),
+  onActivity: () => markActivity(),
+});
 const youtube = new YoutubeLoader({ api, onProgress: showYoutubeProgress });
 const languageSelect = $('#language');
 const latencySelect = $('#latency');
 
-function notify(text, tone = 'info') {
-  page.notice = text ? { text, tone } : null;
+/** Shows a message in the status line; a transient one (confirmations) clears itself. */
+function notify(text, tone = 'info', transientMs = 0) {
+  const notice = text ? { text, tone } : null;
+  page.notice = notice;
+  if (notice && transientMs > 0) {
+    setTimeout(() => {
+      if (page.notice !== notice) return;
+      page.notice = null;
+      refresh();
+    }, transientMs);
+  }
   refresh();
 }
 
@@ -68,7 +90,9 @@ function fillLanguages() {
   const served = page.servedPairs;
   languageSelect.replaceChildren(...LANGUAGE_PAIRS.map((pair) => {
     const isServed = !served || served.has(pair.id);
-    const option = new Option(isServed ? pair.label : `${pair.label} (no model loaded)`, pair.id);
+    const option = document.createElement('option');
+    option.value = pair.id;
+    option.textContent = isServed ? pair.label : `${pair.label} (no model loaded)`;
     option.disabled = !isServed;
     return option;
   }));
@@ -76,7 +100,7 @@ function fillLanguages() {
   if (first) languageSelect.value = first.id;
   $('#language-hint').textContent = !served
     ? 'Could not check which models the server has loaded.'
-    : served.size === 0 ? 'The server has no translation model loaded.' : `Models loaded: ${[...served.keys()].map((id) => id.replace(' -> ', ' → ')).join(', ')}.`;
+    : served.size === 0 ? 'The server has no translation model loaded.' : `Models loaded: ${LANGUAGE_PAIRS.filter((pair) => served.has(pair.id)).map((pair) => pair.label).join(', ')}.`;
   limitLatencyOptions();
   refresh();
 }
@@ -114,7 +138,7 @@ function openTranslator() {
 }
 
 function closeTranslator() {
-  stopCaptureNow();
+  capture.stopNow();
   page.translator?.close();
   page.translator = null;
   page.socket = 'idle';
@@ -161,110 +185,12 @@ function waitForComplete() {
   });
 }
 
-/** Creates the audio pipeline once; call first thing in a click handler (browsers require a gesture). */
-function ensurePipeline() {
-  page.pipelinePromise ??= AudioPipeline.create().then((pipeline) => {
-    pipeline.onSamples = onSamples;
-    page.pipeline = pipeline;
-    if (player.element) pipeline.connectMediaElement(player.element);
-    return pipeline;
-  }, (error) => {
-    page.pipelinePromise = null;
-    throw error;
-  });
-  return page.pipelinePromise;
-}
-
-function onSamples(samples, peak) {
-  if (page.capture === 'mic') renderLevel($('#level'), peak);
-  if (!page.isCapturing || !page.translator) return;
-  page.timelineSamples += samples.length;
-  page.translator.feed(samples);
-  markActivity();
-}
-
-// --- capture -------------------------------------------------------------------------------
-
-async function startMicrophone() {
-  const pipeline = await ensurePipeline();
-  player.pause();
-  await pipeline.connectMicrophone(() => {
-    stopMicrophone();
-    notify('The microphone stopped (it was disconnected or switched off).', 'error');
-  });
-  page.capture = 'mic';
-  page.isCapturing = true;
-  page.streamNote = null;
-  refresh();
-}
-
-/** Ends a capture: the resampler's tail and the partial frame are sent, then "EOF". */
-async function finishCapture() {
-  if (!page.isCapturing) return;
-  await page.pipeline?.flush();
-  page.isCapturing = false;
-  page.translator?.finish();
-  refresh();
-}
-
-async function stopMicrophone() {
-  if (page.capture !== 'mic') return;
-  page.pipeline?.disconnectSource();
-  await finishCapture();
-  page.capture = 'none';
-  renderLevel($('#level'), 0);
-  refresh();
-}
-
-function stopCaptureNow() {
-  page.isCapturing = false;
-  if (page.capture === 'mic') page.pipeline?.disconnectSource();
-  player.pause();
-  page.capture = player.element ? 'media' : 'none';
-}
-
-function onMediaLoaded(element) {
-  if (page.pipeline) page.pipeline.connectMediaElement(element);
-}
-
-async function onMediaPlay() {
-  if (!page.translator) {
-    notify('Press Start first: the video plays, but it is only translated during a session.', 'warn');
-    return;
-  }
-  try {
-    const pipeline = await ensurePipeline();
-    if (page.capture === 'mic') await stopMicrophone();
-    pipeline.connectMediaElement(player.element);
-    pipeline.resume();
-  } catch (error) {
-    notify(error.message, 'error');
-    return;
-  }
-  page.capture = 'media';
-  page.isCapturing = true;
-  page.notice = null;
-  page.streamNote = null;
-  refresh();
-}
-
-function onMediaPause() {
-  page.isCapturing = false;
-  refresh();
-}
-
-async function onMediaEnded() {
-  if (page.capture !== 'media') return;
-  page.isCapturing = true; // let the resampler's tail through
-  await finishCapture();
-}
-
 // --- controls ------------------------------------------------------------------------------
 
 async function onStart() {
   page.notice = null;
   markActivity();
-  const pipelineReady = ensurePipeline().catch((error) => notify(error.message, 'error'));
+  const pipelineReady = capture.ensurePipeline().catch((error) => notify(error.message, 'error'));
   try {
     await session.start(languageSelect.value, Number(latencySelect.value));
   } catch (error) {
@@ -276,12 +202,7 @@ async function onStart() {
 
 async function onStop() {
   markActivity();
-  if (page.capture === 'mic') await stopMicrophone();
-  else if (page.isCapturing) {
-    player.pause();
-    page.isCapturing = true;
-    await finishCapture();
-  }
+  await capture.stopAll();
   await waitForComplete();
   closeTranslator();
   await session.end();
@@ -296,7 +217,7 @@ async function onLatencyChange() {
   try {
     await session.setMultiplier(multiplier);
     page.translator?.setMultiplier(multiplier);
-    notify(`Latency set to ${multiplier}×; it applies from the next audio step.`, 'ok');
+    notify(`Latency set to ${multiplier}×; it applies from the next audio step.`, 'ok', CONFIRMATION_MS);
   } catch (error) {
     latencySelect.value = String(session.multiplier);
     notify(`The latency could not be changed: ${error.message}`, 'error');
@@ -319,7 +240,7 @@ async function onReset() {
   page.timelineSamples = 0;
   page.streamNote = null;
   view.render(transcript, 'rewritten');
-  notify('Translation cleared. New audio starts a fresh text.', 'ok');
+  notify('Translation cleared. New audio starts a fresh text.', 'ok', CONFIRMATION_MS);
 }
 
 function onDownload(format) {
@@ -377,40 +298,7 @@ function showSourcePanel() {
 // --- rendering -----------------------------------------------------------------------------
 
 function refresh() {
-  const state = session.state;
-  const isActive = state === 'active';
-  const hasSession = session.hasSession;
-  const status = describeStatus({
-    session: state,
-    queuePosition: session.queuePosition,
-    sessionProblem: session.problem,
-    socket: page.socket,
-    socketInfo: page.socketInfo,
-    capture: page.capture,
-    isCapturing: page.isCapturing,
-    isFinishing: page.translator?.isFinishing ?? false,
-    notice: page.notice,
-    streamNote: page.streamNote,
-  });
-  renderStatus(status.text, status.tone);
-  document.body.dataset.session = state;
-  document.body.dataset.socket = page.socket;
-  document.body.dataset.capture = page.isCapturing ? page.capture : 'none';
-  languageSelect.disabled = hasSession || state === 'starting';
-  $('#start').disabled = hasSession || state === 'starting' || state === 'ending' || languageSelect.selectedOptions[0]?.disabled !== false;
-  $('#start').textContent = state === 'lost' ? 'Start a new session' : 'Start';
-  $('#stop').disabled = !hasSession || state === 'ending';
-  $('#source-choice').disabled = !isActive;
-  const micButton = $('#mic-toggle');
-  const isMicOn = page.capture === 'mic';
-  micButton.disabled = !isActive;
-  micButton.textContent = isMicOn ? 'Stop microphone' : 'Start microphone';
-  micButton.setAttribute('aria-pressed', String(isMicOn));
-  $('#file-input').disabled = !isActive;
-  $('#youtube-url').disabled = !isActive || youtube.isLoading;
-  $('#youtube-load').disabled = !isActive || youtube.isLoading;
-  $('#reset').disabled = !isActive;
-  for (const button of document.querySelectorAll('[data-download]')) button.disabled = transcript.isEmpty;
+  renderControls({ session, page, transcript, isYoutubeLoading: youtube.isLoading });
 }
 
 // --- wiring --------------------------------------------------------------------------------
@@ -422,7 +310,7 @@ latencySelect.addEventListener('change', onLatencyChange);
 languageSelect.addEventListener('change', () => { limitLatencyOptions(); refresh(); });
 $('#mic-toggle').addEventListener('click', () => {
   markActivity();
-  const action = page.capture === 'mic' ? stopMicrophone() : startMicrophone();
+  const action = page.capture === 'mic' ? capture.stopMicrophone() : capture.startMicrophone();
   action.catch((error) => notify(error.message, 'error'));
 });
 $('#file-input').addEventListener('change', onFileChosen);
@@ -446,4 +334,4 @@ view.render(transcript, 'rewritten');
 showSourcePanel();
 refresh();
 await loadServerInfo();
-if (params.get('test') === 'true') import('./test-mode.js').then((module) => module.runTestMode({ session, player, ensurePipeline, notify, onStart }));
+if (params.get('test') === 'true') import('./test-mode.js').then((module) => module.runTestMode({ session, player, ensurePipeline: () => capture.ensurePipeline(), notify, onStart }));

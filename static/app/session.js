@@ -11,7 +11,7 @@ const QUEUE_POLL_MS = 2000;
 /** A per-page-load client id like the original's: "client_" + random base-36. */
 export function createClientId() {
   const bytes = new Uint8Array(16);
-  crypto.getRandomValues(bytes);
+  window.crypto.getRandomValues(bytes);
   return `client_${Array.from(bytes, (byte) => (byte % 36).toString(36)).join('')}`;
 }
 

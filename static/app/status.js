@@ -30,8 +30,8 @@ export function describeStatus(s) {
     default:
       break;
   }
-  // Active session.
-  if (s.notice && s.notice.tone === 'error') return s.notice;
+  // Active session. A notice is the answer to something the person just did: it comes first.
+  if (s.notice && (s.notice.tone === 'error' || s.notice.tone === 'ok')) return s.notice;
   if (s.socket === 'reconnecting') {
     const attempt = s.socketInfo?.attempt ?? 1;
     return { text: `Connection lost; reconnecting (attempt ${attempt})… Your text is kept and new audio is held until the connection is back.`, tone: 'warn' };

@@ -2,6 +2,7 @@
  * YouTube: the server downloads the video (POST /download_youtube) and sends it back; the page
  * shows the download's progress (GET /download_youtube/progress) and lets the person cancel.
  */
+/* global AbortController */
 import { ApiError } from './api.js';
 
 const PROGRESS_POLL_MS = 1000;

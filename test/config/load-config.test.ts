@@ -110,3 +110,10 @@ test('command line: help, create-default, unknown options and missing values', (
   for (const spec of settingsTable) assert.ok(help.includes(`--${spec.flag}`), spec.flag);
   assert.match(help, /--create-default/);
 });
+
+test('config/default.json is exactly the defaults (regenerate with --create-default when the schema changes)', async () => {
+  const { readFileSync } = await import('node:fs');
+  const text = readFileSync(new URL('../../config/default.json', import.meta.url), 'utf8');
+  const config = loadConfig(sources({ configPath: 'default.json', files: { '/srv/default.json': text } }));
+  assert.deepEqual(config, defaultConfig());
+});

@@ -111,3 +111,14 @@ test('graceful shutdown during an active stream: clients are told, in-flight res
   ]);
   assert.equal(engine.lastStream.isClosed, true, 'session state released');
 });
+
+test('app.close() alone also closes stream sockets with 1001 and releases the engine streams', async (t) => {
+  const { app, engine } = await buildTestApp(t);
+  const host = await listen(app);
+  const id = await createSession(app);
+  const { frames } = await open(t, host, id);
+  await frames.waitFor((frame) => frame.startsWith('READY'));
+  await app.close();
+  assert.equal((await frames.waitForClose()).code, 1001);
+  assert.equal(engine.lastStream.isClosed, true);
+});

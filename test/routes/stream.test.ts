@@ -224,3 +224,28 @@ test('audio frames count as activity for the idle sweep', async (t) => {
   clock.advance(200_000);
   assert.deepEqual(app.sessions.sweepIdle(), []);
 });
+
+test("one session's bad frames and engine errors do not disturb another session", async (t) => {
+  const { app } = await buildTestApp(t, { engine: { failChunks: new Set([0]) } });
+  const noisy = await connect(t, app, await createSession(app, { client_id: 'noisy' }));
+  const calm = await connect(t, app, await createSession(app, { client_id: 'calm' }));
+  noisy.socket.send(Buffer.from([1, 2, 3]));
+  noisy.socket.send(audioFrame(chunk2));
+  calm.socket.send(audioFrame(chunk2 * 2));
+  await calm.frames.waitFor((frame) => frame === 'w1');
+  await noisy.frames.waitFor((frame) => frame.startsWith('ERROR: Inference worker failed'));
+  assert.deepEqual(calm.frames.frames, ['READY: Scheduler system ready', 'ERROR: Inference worker failed on chunk 0', 'w1']);
+  assert.equal(noisy.frames.frames.filter((frame) => frame.startsWith('ERROR')).length, 2);
+  assert.equal(calm.frames.closeCode, null);
+});
+
+test('with a CORS allow-list, sockets from other origins are closed with 1008', async (t) => {
+  const { app } = await buildTestApp(t, { config: { cors: { origins: ['https://ok.example'] } } });
+  const id = await createSession(app);
+  let frames: FrameCollector | undefined;
+  await app.injectWS(`/wss/${pathId(id)}`, { headers: { origin: 'https://evil.example' } }, { onInit: (ws) => (frames = new FrameCollector(ws)) });
+  assert.deepEqual(await frames?.waitForClose(), { code: 1008, reason: 'Origin not allowed' });
+  const allowed = await app.injectWS(`/wss/${pathId(id)}`, { headers: { origin: 'https://ok.example' } }, { onInit: (ws) => (frames = new FrameCollector(ws)) });
+  t.after(() => allowed.terminate());
+  await frames?.waitFor((frame) => frame.startsWith('READY'));
+});

@@ -48,7 +48,7 @@ def rotary_cos_sin(positions: torch.Tensor, inv_freq: torch.Tensor, pairing: str
 def rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, pairing: str) -> torch.Tensor:
     """Applies rotary embeddings to x [B, H, L, D]."""
     if pairing == "interleaved":
-        pairs = x.unflatten(-1, (-1, 2))
+        pairs = x.reshape(x.shape[0], x.shape[1], x.shape[2], -1, 2)
         rotated = torch.stack((-pairs[..., 1], pairs[..., 0]), dim=-1).flatten(-2)
     else:
         half = x.shape[-1] // 2

@@ -21,6 +21,8 @@ export interface WebServer {
 
 export interface WebServerOptions {
   maxActiveSessions?: number;
+  /** Folder served at /test_video/ (default: the config's). */
+  testVideoDir?: string;
 }
 
 /** Starts engine + app; the caller must `close()` it (in t.after). Throws if models cannot load. */
@@ -34,6 +36,7 @@ export async function startWebServer(options: WebServerOptions = {}): Promise<We
       devices: [{ device: 'cpu', workers: 1, intraOpThreads: 1 }],
       batching: { maxBatchSize: 8, maxWaitMs: 5, maxQueueSize: 1024 },
     },
+    ...(options.testVideoDir ? { media: { testVideoDir: options.testVideoDir } } : {}),
   });
   const engine = await createEngine(toEngineOptions(config, cwd));
   let app: FastifyInstance;

@@ -1,0 +1,306 @@
+/**
+ * End-to-end check of a running server: every route in both parameter styles (query string and
+ * JSON body), the static assets, and one real WebSocket stream of a speech WAV that must come
+ * back as translation frames. Prints one pass/fail line per check and `N passed, M failed`;
+ * exits 0 only if everything passed.
+ *
+ *   npm run check-api -- --url http://127.0.0.1:8000 [--wav speech.wav] [--language-pair "English -> Chinese"]
+ *                        [--admin-token TOKEN]
+ *
+ * Reconfiguration checks restore the batching settings they found.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs, promisify } from 'node:util';
+import WebSocket from 'ws';
+import { decodeWav } from '../src/evaluation/wav.ts';
+
+const run = promisify(execFile);
+const { values: args } = parseArgs({
+  options: {
+    url: { type: 'string', default: 'http://127.0.0.1:8000' },
+    wav: { type: 'string' },
+    'language-pair': { type: 'string', default: 'English -> Chinese' },
+    'admin-token': { type: 'string' },
+    'timeout-ms': { type: 'string', default: '120000' },
+  },
+});
+const base = (args.url ?? 'http://127.0.0.1:8000').replace(/\/+$/, '');
+const pair = args['language-pair'] ?? 'English -> Chinese';
+const timeoutMs = Number(args['timeout-ms']);
+const adminHeaders: Record<string, string> = args['admin-token'] ? { authorization: `Bearer ${args['admin-token']}` } : {};
+
+let passed = 0;
+let failed = 0;
+
+async function check(name: string, body: () => Promise<string | void>): Promise<void> {
+  try {
+    const note = await body();
+    passed++;
+    console.log(`PASS  ${name}${note ? `  (${note})` : ''}`);
+  } catch (error) {
+    failed++;
+    console.log(`FAIL  ${name}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+function expect(condition: unknown, message: string): asserts condition {
+  if (!condition) throw new Error(message);
+}
+
+type Json = Record<string, unknown>;
+
+interface Reply {
+  status: number;
+  contentType: string;
+  json: Json;
+  text: string;
+}
+
+/** Sends a request; `query` goes to the URL, `body` as JSON (or a form when `form` is set). */
+async function call(method: string, path: string, options: { query?: Json; body?: Json; form?: Json; headers?: Record<string, string> } = {}): Promise<Reply> {
+  const url = new URL(base + path);
+  for (const [key, value] of Object.entries(options.query ?? {})) url.searchParams.set(key, String(value));
+  const headers: Record<string, string> = { ...options.headers };
+  let payload: string | undefined;
+  if (options.body) {
+    headers['content-type'] = 'application/json';
+    payload = JSON.stringify(options.body);
+  } else if (options.form) {
+    headers['content-type'] = 'application/x-www-form-urlencoded';
+    payload = new URLSearchParams(Object.entries(options.form).map(([k, v]) => [k, String(v)])).toString();
+  }
+  const response = await fetch(url, { method, headers, body: payload, signal: AbortSignal.timeout(30_000) });
+  const text = await response.text();
+  const contentType = response.headers.get('content-type') ?? '';
+  let json: Json = {};
+  if (contentType.includes('application/json')) {
+    const parsed: unknown = JSON.parse(text);
+    json = typeof parsed === 'object' && parsed !== null ? (parsed as Json) : { value: parsed };
+  }
+  return { status: response.status, contentType, json, text };
+}
+
+function expectJson(reply: Reply, status = 200): Json {
+  expect(reply.status === status, `HTTP ${reply.status}, expected ${status}: ${reply.text.slice(0, 200)}`);
+  expect(reply.contentType.includes('application/json'), `content type ${reply.contentType || '(none)'}`);
+  return reply.json;
+}
+
+/** Both parameter styles of one POST route. */
+async function bothStyles(name: string, path: string, params: Json, verify: (json: Json) => void, headers: Record<string, string> = {}): Promise<void> {
+  await check(`${name} (query string)`, async () => verify(expectJson(await call('POST', path, { query: params, headers }))));
+  await check(`${name} (JSON body)`, async () => verify(expectJson(await call('POST', path, { body: params, headers }))));
+}
+
+async function createSession(style: 'query' | 'json', extra: Json = {}): Promise<string> {
+  const params = { agent_type: 'InfiniSST', language_pair: pair, latency_multiplier: 2, client_id: `check_api_${style}`, ...extra };
+  const json = expectJson(await call('POST', '/init', style === 'query' ? { query: params } : { body: params }));
+  expect(typeof json.session_id === 'string' && json.session_id.length > 0, `no session_id: ${JSON.stringify(json)}`);
+  return json.session_id;
+}
+
+/** 16 kHz mono speech: --wav, else espeak-ng + sox, else a synthesized vowel-like signal. */
+async function speech(): Promise<{ samples: Float32Array; source: string }> {
+  const toMono16k = (bytes: Uint8Array): Float32Array => {
+    const wav = decodeWav(bytes);
+    if (wav.sampleRateHz === 16_000) return wav.samples;
+    const out = new Float32Array(Math.floor((wav.samples.length * 16_000) / wav.sampleRateHz));
+    const step = wav.sampleRateHz / 16_000;
+    for (let i = 0; i < out.length; i++) out[i] = wav.samples[Math.floor(i * step)] ?? 0;
+    return out;
+  };
+  if (args.wav) return { samples: toMono16k(await readFile(args.wav)), source: args.wav };
+  const dir = await mkdtemp(join(tmpdir(), 'check-api-'));
+  try {
+    const raw = join(dir, 'raw.wav');
+    const wav = join(dir, 'speech.wav');
+    const text = 'Good morning everyone. Today we talk about simultaneous speech translation, which translates while the speaker is still talking.';
+    await run('espeak-ng', ['-v', 'en-us', '-s', '150', '-w', raw, text]);
+    await run('sox', [raw, '-r', '16000', '-c', '1', '-b', '16', wav]);
+    return { samples: toMono16k(await readFile(wav)), source: 'espeak-ng' };
+  } catch {
+    const samples = new Float32Array(16_000 * 8);
+    for (let i = 0; i < samples.length; i++) {
+      const t = i / 16_000;
+      samples[i] = 0.3 * Math.sin(2 * Math.PI * 140 * t) * (0.6 + 0.4 * Math.sin(2 * Math.PI * 3 * t)) + 0.1 * Math.sin(2 * Math.PI * 700 * t);
+    }
+    return { samples, source: 'synthesized (espeak-ng/sox unavailable)' };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+interface SocketRun {
+  frames: string[];
+  closeCode: number | null;
+}
+
+/** Opens /wss/<raw id> (the URL parser encodes space and ">"), sends, and collects until `done`. */
+function openSocket(id: string, send: (socket: WebSocket) => void, done: (frames: string[]) => boolean): Promise<SocketRun> {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(`${base.replace(/^http/, 'ws')}/wss/${id}`);
+    const frames: string[] = [];
+    const timer = setTimeout(() => {
+      socket.terminate();
+      reject(new Error(`timed out after ${timeoutMs} ms; frames so far: ${JSON.stringify(frames.slice(-3))}`));
+    }, timeoutMs);
+    const finish = (closeCode: number | null): void => {
+      clearTimeout(timer);
+      resolve({ frames, closeCode });
+    };
+    socket.on('open', () => send(socket));
+    socket.on('message', (data, isBinary) => {
+      if (isBinary) return;
+      frames.push(data.toString());
+      if (done(frames)) {
+        socket.close();
+        finish(null);
+      }
+    });
+    socket.on('close', (code) => finish(code));
+    socket.on('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+  });
+}
+
+async function main(): Promise<void> {
+  console.log(`checking ${base}`);
+  await check('GET /health', async () => String(expectJson(await call('GET', '/health')).status));
+  await check('GET /ray/stats', async () => expect(expectJson(await call('GET', '/ray/stats')).success === true, 'success is not true'));
+  await check('GET / (web client)', async () => {
+    const reply = await call('GET', '/');
+    expect(reply.status === 200 && reply.contentType.startsWith('text/html'), `HTTP ${reply.status} ${reply.contentType}`);
+  });
+  for (const asset of ['audio-processor.js', 'electron-audio-fix.js']) {
+    await check(`GET /static/${asset}`, async () => {
+      const reply = await call('GET', `/static/${asset}`);
+      expect(reply.status === 200 && reply.contentType.includes('javascript'), `HTTP ${reply.status} ${reply.contentType}`);
+    });
+  }
+  await check('unknown route → 404 JSON', async () => void expectJson(await call('GET', '/no-such-route'), 404));
+  await check('POST /load_models', async () => String(expectJson(await call('POST', '/load_models')).success));
+
+  let queryId = '';
+  let jsonId = '';
+  await check('POST /init (query string)', async () => {
+    queryId = await createSession('query');
+    return queryId;
+  });
+  await check('POST /init (JSON body)', async () => {
+    jsonId = await createSession('json', { evaluation_mode: 'true' });
+    return jsonId;
+  });
+  await check('GET /queue_status/{id} (id with spaces and ">")', async () => {
+    const status = expectJson(await call('GET', `/queue_status/${encodeURIComponent(queryId)}`)).status;
+    expect(status === 'active' || status === 'queued', `status ${String(status)}`);
+    return String(status);
+  });
+  await check('GET /queue_status/{unknown}', async () => expect(expectJson(await call('GET', '/queue_status/nope')).status === 'not_found', 'not not_found'));
+  await bothStyles('POST /ping', '/ping', { session_id: queryId }, (json) => expect(json.success === true, JSON.stringify(json)));
+  await check('POST /ping (unknown id → "Invalid session ID")', async () =>
+    expect(expectJson(await call('POST', '/ping', { query: { session_id: 'nope' } })).error === 'Invalid session ID', 'wrong error'));
+  await bothStyles('POST /update_latency', '/update_latency', { session_id: queryId, latency_multiplier: 2 }, (json) => expect(json.success === true, JSON.stringify(json)));
+  await bothStyles('POST /reset_translation', '/reset_translation', { session_id: queryId }, (json) => expect(json.success === true, JSON.stringify(json)));
+  await bothStyles('POST /enable_evaluation_mode', '/enable_evaluation_mode', { session_id: queryId }, (json) => expect(json.success === true, JSON.stringify(json)));
+
+  await check('WS /wss/{unknown} → close 4000', async () => {
+    const result = await openSocket('client_none_English -> Chinese_0', () => undefined, () => false);
+    expect(result.closeCode === 4000, `close code ${String(result.closeCode)}`);
+  });
+  await check(`WS /wss/{id}: speech WAV → translation frames (${pair})`, async () => {
+    const audio = await speech();
+    const frameSamples = 15_360 * 2;
+    const result = await openSocket(
+      jsonId,
+      (socket) => {
+        for (let offset = 0; offset < audio.samples.length; offset += frameSamples) {
+          const frame = new Float32Array(frameSamples);
+          frame.set(audio.samples.subarray(offset, offset + frameSamples));
+          socket.send(frame);
+        }
+        socket.send('EOF');
+      },
+      (frames) => frames.some((frame) => frame.startsWith('PROCESSING_COMPLETE')),
+    );
+    expect(result.frames[0]?.startsWith('READY:'), `first frame ${JSON.stringify(result.frames[0])}`);
+    const translations = result.frames.filter((frame) => !/^(READY|INITIALIZING|ERROR|PROCESSING_COMPLETE|LATENCY_UPDATED):/.test(frame));
+    const errors = result.frames.filter((frame) => frame.startsWith('ERROR:'));
+    expect(errors.length === 0, `errors: ${errors.join(' | ')}`);
+    expect(translations.length > 0, 'no translation frame');
+    return `${audio.source}, ${translations.length} frames, last: ${JSON.stringify(translations[translations.length - 1]?.slice(0, 60))}`;
+  });
+
+  await check('GET /session_delays/{id}', async () => {
+    const json = expectJson(await call('GET', `/session_delays/${encodeURIComponent(jsonId)}`, { query: { include_details: true } }));
+    expect(json.success === true, JSON.stringify(json));
+  });
+  await check('GET /session_delays_by_user (query string)', async () =>
+    expect(expectJson(await call('GET', '/session_delays_by_user', { query: { user_id: 'check_api_json', language_pair: pair } })).success === true, 'not found'));
+  await bothStyles('POST /export_session_delays', '/export_session_delays', { session_id: jsonId, filepath: 'check-api/session.jsonl' }, (json) =>
+    expect(json.success === true, JSON.stringify(json)));
+  await bothStyles('POST /export_session_delays_by_user', '/export_session_delays_by_user', { user_id: 'check_api_json', language_pair: pair }, (json) =>
+    expect(json.success === true, JSON.stringify(json)));
+  await check('POST /export_session_delays outside the export folder is refused', async () =>
+    void expectJson(await call('POST', '/export_session_delays', { query: { session_id: jsonId, filepath: '../escape.log' } }), 400));
+
+  await check('GET /debug/session_stats', async () => void expectJson(await call('GET', '/debug/session_stats')));
+  await check('GET /debug/session_history', async () => void expectJson(await call('GET', '/debug/session_history')));
+
+  const stats = expectJson(await call('GET', '/dynamic_schedule_stats'));
+  const statsObject = stats.stats as { enabled?: boolean; configuration?: { wait_threshold_ms?: number; max_batch_size?: number } } | undefined;
+  await check('GET /dynamic_schedule_stats', async () => expect(stats.success === true && statsObject !== undefined, JSON.stringify(stats)));
+  const original = {
+    enabled: statsObject?.enabled ?? true,
+    wait_threshold_ms: statsObject?.configuration?.wait_threshold_ms ?? 100,
+    max_batch_size: statsObject?.configuration?.max_batch_size ?? 32,
+  };
+  await bothStyles('POST /configure_dynamic_schedule', '/configure_dynamic_schedule', original, (json) => expect(json.success === true, JSON.stringify(json)), adminHeaders);
+  await bothStyles(
+    'POST /ray/configure',
+    '/ray/configure',
+    { max_batch_size: original.max_batch_size, batch_timeout_ms: original.wait_threshold_ms, enable_dynamic_batching: original.enabled },
+    (json) => expect(json.success === true, JSON.stringify(json)),
+    adminHeaders,
+  );
+
+  await bothStyles('POST /download_youtube (no url → JSON error)', '/download_youtube', { session_id: queryId }, (json) =>
+    expect(json.error === 'Missing URL parameter', JSON.stringify(json)));
+  await check('GET /test_video/{not allowed} → 404 JSON', async () => void expectJson(await call('GET', '/test_video/not-allowed.mp4'), 404));
+
+  const loaded: string[] = [];
+  await check('POST /load_model (JSON body)', async () => {
+    const json = expectJson(await call('POST', '/load_model', { body: { language_pair: pair, client_id: 'check_api_lm' } }));
+    expect(json.success === true && typeof json.session_id === 'string', JSON.stringify(json));
+    loaded.push(json.session_id);
+  });
+  await check('POST /load_model (query string)', async () => {
+    const json = expectJson(await call('POST', '/load_model', { query: { language_pair: pair, client_id: 'check_api_lm' } }));
+    expect(json.success === true && typeof json.session_id === 'string', JSON.stringify(json));
+    loaded.push(json.session_id);
+  });
+
+  await check('POST /delete_session (query string)', async () =>
+    expect(expectJson(await call('POST', '/delete_session', { query: { session_id: queryId } })).success === true, 'not deleted'));
+  await check('POST /delete_session (JSON body)', async () =>
+    expect(expectJson(await call('POST', '/delete_session', { body: { session_id: jsonId } })).success === true, 'not deleted'));
+  for (const id of loaded) {
+    await check('POST /delete_session (form body)', async () =>
+      expect(expectJson(await call('POST', '/delete_session', { form: { session_id: id } })).success === true, 'not deleted'));
+  }
+  await check('POST /ping after delete → "Invalid session ID"', async () =>
+    expect(expectJson(await call('POST', '/ping', { body: { session_id: queryId } })).error === 'Invalid session ID', 'session still alive'));
+
+  console.log(`${passed} passed, ${failed} failed`);
+  process.exitCode = failed === 0 ? 0 : 1;
+}
+
+main().catch((error: unknown) => {
+  console.log(`FAIL  check-api crashed: ${error instanceof Error ? error.message : String(error)}`);
+  console.log(`${passed} passed, ${failed + 1} failed`);
+  process.exitCode = 1;
+});
