@@ -131,6 +131,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--length-shrink-cfg", help="e.g. \"[(1024,2,2)] * 2\" (default: kernel = stride, from the weights)")
     p.add_argument("--decoder-positions", choices=["cache", "absolute"], default="cache", help="cache: RoPE positions are cache slots (serving engine); absolute: HF-style")
     p.add_argument("--execution-providers", default="cuda,cpu")
+    p.add_argument("--export-device", choices=["auto", "cpu", "cuda"], default="auto", help="where the model is traced (auto: CUDA for fp16 when present)")
     return p.parse_args(argv)
 
 
@@ -150,8 +151,18 @@ def main(argv=None) -> int:
         raise SystemExit(f"tokenizer check failed: {mismatch}")
     if args.dtype != "fp32":
         cast_model(model, DTYPES[args.dtype])
+    device = args.export_device
+    if device == "auto":
+        # Tracing runs the model once; PyTorch < 2.1 has no float16 matmul on CPU.
+        device = "cuda" if args.dtype == "fp16" and torch.cuda.is_available() else "cpu"
+    model.to(device)
     args.out.mkdir(parents=True, exist_ok=True)
-    files = export_all(model, args.out, args.external_data)
+    try:
+        files = export_all(model, args.out, args.external_data)
+    except RuntimeError as error:
+        if args.dtype == "fp16" and device == "cpu" and "Half" in str(error):
+            raise SystemExit("fp16 export traces the model in float16, which this PyTorch cannot do on the CPU: run it on a machine with a CUDA GPU (--export-device cuda) or PyTorch >= 2.1, or export --dtype fp32 / bf16") from error
+        raise
     write_manifest(args, model, text, source, target)
     (args.out / "infinisst-export.json").write_text(json.dumps({"config": model.cfg.to_json(), "dtype": args.dtype, "files": files}, indent=2))
     weight_bytes = sum((args.out / f).stat().st_size for names in files.values() for f in names)

@@ -31,6 +31,8 @@ def _cache_names(layers: int):
 
 def _export(module: torch.nn.Module, args: Sequence[torch.Tensor], names_in: List[str], names_out: List[str], axes: Dict[str, Dict[int, str]], out: Path, external: str) -> List[str]:
     out.parent.mkdir(parents=True, exist_ok=True)
+    device = next(module.parameters()).device
+    args = [a.to(device) for a in args]
     with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
         raw = Path(tmp) / "graph.onnx"
         with torch.no_grad():

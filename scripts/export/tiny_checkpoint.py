@@ -103,10 +103,9 @@ def randomise(model: SpeechLLM, seed: int, eos_id: int) -> None:
             else:
                 fan_in = math.prod(param.shape[1:])
                 param.copy_(torch.randn(param.shape, generator=gen) / math.sqrt(fan_in))
-        model.model.embed_tokens.weight.mul_(1.0)
         model.lm_head.weight.mul_(6.0)
         # Let the end-of-turn token win now and then, so chunks of both kinds (ended, cut) occur.
-        model.lm_head.weight[eos_id].mul_(1.6)
+        model.lm_head.weight[eos_id].mul_(2.0)
 
 
 def write_fairseq_w2v2(path: Path, cfg: EncoderConfig) -> None:

@@ -91,7 +91,8 @@ export class CaptureController {
       await this.stopMicrophone();
       return;
     }
-    if (player.isPlaying || page.isCapturing) {
+    const hasTail = (page.translator?.framer.bufferedSamples ?? 0) > 0;
+    if (player.isPlaying || page.isCapturing || hasTail) {
       player.pause();
       page.isCapturing = true;
       await this.finish();

@@ -58,6 +58,10 @@ export function drawLineChart(svg, series, { capacity, unit = '' }) {
       path += `${path === '' || typeof line.values[index - 1] !== 'number' ? 'M' : 'L'}${x(offset + index).toFixed(1)},${y(value).toFixed(1)} `;
     });
     if (path) svg.append(svgElement('path', { d: path, fill: 'none', stroke: line.color, 'stroke-width': 1.8, 'stroke-linejoin': 'round' }));
+    // The newest value as a dot: visible even when the window holds a single point.
+    const lastIndex = line.values.length - 1;
+    const last = line.values[lastIndex];
+    if (typeof last === 'number') svg.append(svgElement('circle', { cx: x(offset + lastIndex), cy: y(last), r: 2.5, fill: line.color }));
   }
 }
 

@@ -96,8 +96,10 @@ function fillLanguages() {
     option.disabled = !isServed;
     return option;
   }));
+  const previous = languageSelect.dataset.chosen;
   const first = LANGUAGE_PAIRS.find((pair) => !served || served.has(pair.id));
-  if (first) languageSelect.value = first.id;
+  if (previous && (!served || served.has(previous))) languageSelect.value = previous;
+  else if (first) languageSelect.value = first.id;
   $('#language-hint').textContent = !served
     ? 'Could not check which models the server has loaded.'
     : served.size === 0 ? 'The server has no translation model loaded.' : `Models loaded: ${LANGUAGE_PAIRS.filter((pair) => served.has(pair.id)).map((pair) => pair.label).join(', ')}.`;
@@ -114,6 +116,7 @@ function limitLatencyOptions() {
 // --- session and translator ----------------------------------------------------------------
 
 function onSessionChange() {
+  if (session.hasSession) latencySelect.value = String(session.multiplier);
   if (session.state === 'active' && !page.translator) openTranslator();
   if ((session.state === 'idle' || session.state === 'lost') && page.translator) closeTranslator();
   refresh();
@@ -307,7 +310,11 @@ $('#start').addEventListener('click', onStart);
 $('#stop').addEventListener('click', onStop);
 $('#reset').addEventListener('click', onReset);
 latencySelect.addEventListener('change', onLatencyChange);
-languageSelect.addEventListener('change', () => { limitLatencyOptions(); refresh(); });
+languageSelect.addEventListener('change', () => {
+  languageSelect.dataset.chosen = languageSelect.value;
+  limitLatencyOptions();
+  refresh();
+});
 $('#mic-toggle').addEventListener('click', () => {
   markActivity();
   const action = page.capture === 'mic' ? capture.stopMicrophone() : capture.startMicrophone();

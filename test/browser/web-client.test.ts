@@ -76,6 +76,10 @@ test('the microphone is translated: the text appears and grows, latency changes 
   assert.equal(sent.binarySizes[0], frameBytes(2), 'frames of 15 360 × 2 float32 samples');
   assert.ok(sent.binarySizes.every((size) => size === frameBytes(2)));
   await saveScreenshot(page, 'web-client-translating');
+  await page.setViewportSize({ width: 390, height: 844 });
+  assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= 390), 'no sideways scrolling at phone width');
+  await saveScreenshot(page, 'web-client-phone');
+  await page.setViewportSize({ width: 1280, height: 800 });
 
   // Latency 1×: the server is told, and the page's frames shrink from the next one on.
   await page.selectOption('#latency', '1');

@@ -55,14 +55,20 @@ class ConvBlockStack(nn.Module):
             in_dim = dim
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # Always float32: the stacks are small, fairseq normalises them in float32 anyway, and
+        # half-precision convolutions are missing on some CPUs' PyTorch builds.
+        dtype = x.dtype
+        x = x.float()
         for block in self.conv_layers:
-            x = block[0](x)
+            conv = block[0]
+            x = F.conv1d(x, conv.weight.float(), None if conv.bias is None else conv.bias.float(), conv.stride)
             if len(block) == 4 and isinstance(block[2], nn.Sequential):
                 x = layer_norm_fp32(block[2][1], x.transpose(-2, -1)).transpose(-2, -1)
             elif len(block) == 4:
-                x = block[2](x.float()).to(x.dtype)
-            x = F.gelu(x.float()).to(x.dtype)
-        return x
+                norm = block[2]
+                x = F.group_norm(x, norm.num_groups, norm.weight.float(), norm.bias.float(), norm.eps)
+            x = F.gelu(x)
+        return x.to(dtype)
 
 
 class RotaryFreqs(nn.Module):
