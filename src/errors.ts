@@ -28,6 +28,9 @@ export const errorCatalogue = {
   validationFailed: { status: 422, message: 'Request validation failed' },
   shuttingDown: { status: 503, message: 'Server is shutting down' },
   modelTooLarge: { status: 500, message: 'Model does not fit the device memory' },
+  rateLimited: { status: 429, message: 'Too many requests, try again later' },
+  tooManySessions: { status: 429, message: 'Too many sessions for this client' },
+  wrongInstance: { status: 404, message: 'Invalid session ID' },
 } as const;
 
 export type ErrorCode = keyof typeof errorCatalogue;

@@ -23,7 +23,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from modeling import SpeechLLM, SpeechLLMConfig  # noqa: E402
-from modeling.checkpoint import infer_encoder_config, load_state_dict, read_w2v2_settings, strict_load  # noqa: E402
+from modeling.checkpoint import drop_pretraining_heads, infer_encoder_config, load_state_dict, read_w2v2_settings, strict_load  # noqa: E402
 from modeling.config import decoder_config_from_hf, parse_layer_spec  # noqa: E402
 from modeling.lora import merge_lora  # noqa: E402
 from onnx_export import export_all  # noqa: E402
@@ -38,6 +38,9 @@ SEGMENT_MS = 960
 def build_model(args: argparse.Namespace) -> SpeechLLM:
     """Reads the checkpoint, works out the architecture, loads it strictly, merges LoRA."""
     state = load_state_dict(args.checkpoint)
+    dropped = drop_pretraining_heads(state)
+    if dropped:
+        print(f"ignoring {len(dropped)} wav2vec 2.0 pre-training weights ({dropped[0]}, …)", file=sys.stderr)
     vocab = state["model.embed_tokens.weight"].shape[0]
     decoder = decoder_config_from_hf(args.llm / "config.json", vocab, args.decoder_positions)
     w2v2 = read_w2v2_settings(args.w2v2) if args.w2v2 else {}

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from hf_tokenizer import byte_to_unicode  # noqa: E402
 from modeling import DecoderStep, EmbedStep, EncoderStep, SpeechLLM, SpeechLLMConfig  # noqa: E402
-from modeling.checkpoint import load_state_dict, strict_load  # noqa: E402
+from modeling.checkpoint import drop_pretraining_heads, load_state_dict, strict_load  # noqa: E402
 from modeling.lora import merge_lora  # noqa: E402
 
 Cache = List[torch.Tensor]  # flat [k0, v0, k1, v1, …], each [1, heads, length, head_dim]
@@ -35,6 +35,7 @@ def load_package_model(package: Path, checkpoint: Path, lora: Optional[Path], lo
     info = json.loads((package / "infinisst-export.json").read_text())
     model = SpeechLLM(SpeechLLMConfig.from_json(info["config"]))
     state = load_state_dict(checkpoint)
+    drop_pretraining_heads(state)
     if model.cfg.decoder.tie_word_embeddings:
         state.pop("lm_head.weight", None)
     strict_load(model, state)

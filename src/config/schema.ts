@@ -26,6 +26,11 @@ export const serverConfigSchema = z.strictObject({
       bodyLimitBytes: positiveInt.default(1024 * 1024),
       /** How long shutdown waits for in-flight batches before terminating workers. */
       shutdownGraceMs: nonNegativeNumber.default(10_000),
+      /**
+       * Trust X-Forwarded-For from a proxy (nginx): request.ip, and hence the per-client rate
+       * limits, then use the forwarded address. Only enable when clients cannot reach the server
+       * directly, or they can spoof their address.
+       */
       trustProxy: z.boolean().default(false),
     })
     .prefault({}),
@@ -43,6 +48,11 @@ export const serverConfigSchema = z.strictObject({
        * `Authorization: Bearer <token>` (or `X-Admin-Token`). Unset keeps the original's open access.
        */
       token: z.string().min(8).nullable().default(null),
+      /**
+       * Registers POST /debug/inject_fault (admin-only) to crash or hang an inference worker:
+       * for recovery drills. Off by default; never enable it on a server without admin.token.
+       */
+      allowFaultInjection: z.boolean().default(false),
     })
     .prefault({}),
   paths: z
@@ -81,6 +91,40 @@ export const serverConfigSchema = z.strictObject({
       exposeSessionIds: z.boolean().default(false),
     })
     .prefault({}),
+  limits: z
+    .strictObject({
+      /** Sustained /init and /load_model calls per minute per client address (0 = no limit). */
+      initPerMinute: z.number().finite().min(0).default(60),
+      /** Calls a client address may make in a burst before the per-minute rate applies. */
+      initBurst: positiveInt.default(30),
+      /** Sustained /download_youtube calls per minute per client address (0 = no limit). */
+      downloadsPerMinute: z.number().finite().min(0).default(12),
+      downloadBurst: positiveInt.default(6),
+      /** Open sessions (active + queued) per client_id; 0 = no limit. */
+      maxSessionsPerClient: z.number().int().min(0).default(8),
+      /** A session is closed this long after creation, however active (0 = never). */
+      maxSessionDurationMs: z.number().int().min(0).default(6 * 3600_000),
+      /** Retry-After (seconds) on 429/503 replies that do not compute their own. */
+      retryAfterSeconds: positiveInt.max(3600).default(5),
+      /** /init answers 503 while the server is saturated (see /readyz) instead of queueing more work. */
+      refuseInitWhenSaturated: z.boolean().default(true),
+      /** Saturated = some batch queue holds at least this fraction of engine.batching.maxQueueSize. */
+      saturationQueueFraction: z.number().finite().min(0.1).max(1).default(0.9),
+    })
+    .prefault({}),
+  cluster: z
+    .strictObject({
+      /**
+       * Appended to every session id this instance creates (`…_<random>.<tag>`), so that nginx
+       * can route a session's requests to the instance that owns it. null = single instance.
+       */
+      instanceTag: z
+        .string()
+        .regex(/^[a-z][a-z0-9]{0,15}$/, 'must be 1-16 lower-case letters or digits, starting with a letter')
+        .nullable()
+        .default(null),
+    })
+    .prefault({}),
   websocket: z
     .strictObject({
       /** Largest audio frame accepted, in samples (browser sends at most 15 360 × 4). */
@@ -97,6 +141,25 @@ export const serverConfigSchema = z.strictObject({
       // Two cores: one worker with two intra-op threads by default. One worker × 2 threads and two
       // workers × 1 thread both fit; the engine benchmark (npm run bench:engine) decides.
       devices: z.array(deviceGroupSchema).min(1).default([{ device: 'cpu', workers: 1, intraOpThreads: 2 }]),
+      /**
+       * How a new session picks among the device groups serving its pair: fewest open streams per
+       * live worker, the next group in turn, or the most free device memory (see README).
+       */
+      placement: z.enum(['least-loaded', 'round-robin', 'most-free-memory']).default('least-loaded'),
+      /** Device groups derived from the visible GPUs when `devices` is not given and CUDA is requested. */
+      gpu: z
+        .strictObject({
+          /** GPU ids as in CUDA_VISIBLE_DEVICES; null = read CUDA_VISIBLE_DEVICES. */
+          visibleDevices: z.array(z.string().min(1)).nullable().default(null),
+          workersPerGpu: positiveInt.max(16).default(1),
+          intraOpThreadsPerGpu: positiveInt.max(64).default(1),
+          /**
+           * Pair(s) per GPU, keyed by the index among the visible GPUs ("0", "1", …) — the
+           * original's gpu_language_map. A GPU not named serves every pair.
+           */
+          languagePairs: z.record(z.string().regex(/^\d+$/, 'keys are GPU indices among the visible devices: "0", "1", …'), z.union([z.string().min(1), z.array(z.string().min(1)).min(1)])).default({}),
+        })
+        .prefault({}),
       /** Provider preference overriding the manifests', e.g. ["cuda", "cpu"]; null = manifests'. */
       executionProviders: z.array(z.string().min(1)).min(1).nullable().default(null),
       batching: z

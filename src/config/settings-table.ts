@@ -4,7 +4,7 @@
  * config path it writes; the value is converted here and validated by the zod schema afterwards.
  */
 
-export type SettingKind = 'string' | 'int' | 'number' | 'boolean' | 'list';
+export type SettingKind = 'string' | 'int' | 'number' | 'boolean' | 'list' | 'json';
 
 export interface SettingSpec {
   /** Long flag without dashes, e.g. "max-batch-size"; the env name is INFINISST_<FLAG_IN_SNAKE_CASE>. */
@@ -60,6 +60,21 @@ export const settingsTable: readonly SettingSpec[] = [
   { flag: 'max-queue-size', path: ['engine', 'batching', 'maxQueueSize'], kind: 'int', description: 'queued inference items before overload errors' },
   { flag: 'request-deadline-ms', path: ['engine', 'requestDeadlineMs'], kind: 'int', description: 'a batch slower than this counts as a hung worker' },
   { flag: 'beam-size', path: ['engine', 'beamSize'], kind: 'int', description: 'beam width override (1 = greedy)' },
+  { flag: 'trust-proxy', path: ['server', 'trustProxy'], kind: 'boolean', description: 'use X-Forwarded-For from a reverse proxy as the client address (true|false)' },
+  { flag: 'placement', path: ['engine', 'placement'], kind: 'string', description: 'session placement over device groups: least-loaded|round-robin|most-free-memory' },
+  { flag: 'workers-per-gpu', path: ['engine', 'gpu', 'workersPerGpu'], kind: 'int', description: 'workers per GPU group derived from CUDA_VISIBLE_DEVICES' },
+  {
+    flag: 'gpu-language-map',
+    path: ['engine', 'gpu', 'languagePairs'],
+    kind: 'json',
+    description: 'JSON map GPU index → pair(s), e.g. {"0":"English -> Chinese","1":["English -> German"]}',
+  },
+  { flag: 'instance-tag', path: ['cluster', 'instanceTag'], kind: 'string', description: 'tag appended to session ids so nginx routes them to this instance' },
+  { flag: 'init-rate-per-minute', path: ['limits', 'initPerMinute'], kind: 'number', description: '/init calls per minute per client address (0 = unlimited)' },
+  { flag: 'init-burst', path: ['limits', 'initBurst'], kind: 'int', description: '/init burst per client address' },
+  { flag: 'max-sessions-per-client', path: ['limits', 'maxSessionsPerClient'], kind: 'int', description: 'open sessions per client_id (0 = unlimited)' },
+  { flag: 'max-session-duration-ms', path: ['limits', 'maxSessionDurationMs'], kind: 'int', description: 'close sessions this long after creation (0 = never)' },
+  { flag: 'allow-fault-injection', path: ['admin', 'allowFaultInjection'], kind: 'boolean', description: 'enable the admin-only POST /debug/inject_fault drill route (true|false)' },
 ];
 
 /** INFINISST_MAX_BATCH_SIZE for "max-batch-size". */
@@ -83,6 +98,13 @@ export function convertSetting(spec: SettingSpec, raw: string): { value: unknown
       const value = Number(text);
       if (text === '' || !Number.isFinite(value)) return { problem: `expected a number, got "${raw}"` };
       return { value };
+    }
+    case 'json': {
+      try {
+        return { value: JSON.parse(text) as unknown };
+      } catch {
+        return { problem: `expected JSON, got "${raw}"` };
+      }
     }
     case 'boolean': {
       const lower = text.toLowerCase();

@@ -1,4 +1,7 @@
-/** Shared helpers for server tests: config, app construction, a manual clock, socket utilities. */
+/**
+ * Shared helpers for server tests: config, app construction on the real engine (or, for
+ * ordering/back-pressure tests only, the scripted one), a manual clock, audio and socket utilities.
+ */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,7 +11,13 @@ import type WebSocket from 'ws';
 import { buildApp } from '../../src/app.ts';
 import { serverConfigSchema, type ServerConfig } from '../../src/config/schema.ts';
 import type { Clock } from '../../src/sessions/clock.ts';
-import { FakeEngine, type FakeEngineOptions } from './fake-engine.ts';
+import type { EngineOptions } from '../../src/inference/engine-options.ts';
+import type { TranslationEngine } from '../../src/inference/translation-engine.ts';
+import { startEngine, testAudio } from '../support/engine-fixtures.ts';
+import { RecordingEngine } from './recording-engine.ts';
+import { ScriptedEngine, type ScriptedEngineOptions } from './scripted-engine.ts';
+import { baselineBatching, serverLikeEngineOptions, sharedEngine } from './shared-engine.ts';
+import { guarded } from './wait.ts';
 
 export class ManualClock implements Clock {
   constructor(public nowMs = 1_751_481_504_123) {}
@@ -47,17 +56,59 @@ function merge(a: Record<string, unknown>, b: Record<string, unknown>): Record<s
 
 export interface TestApp {
   app: FastifyInstance;
-  engine: FakeEngine;
+  /** The real engine behind the app, seen through a recorder of the streams it opened. */
+  engine: RecordingEngine;
   clock: ManualClock;
   config: ServerConfig;
 }
 
-/** Builds an app on a FakeEngine and a manual clock; closed after the test. */
-export async function buildTestApp(
+export interface TestAppOptions {
+  /**
+   * Engine options that differ from the server defaults (e.g. back-pressure limits, a subset of
+   * models): the test then gets a real engine of its own, closed after it. Without them the
+   * test uses the file's shared real engine.
+   */
+  engine?: Partial<EngineOptions>;
+  config?: DeepPartial<ServerConfig>;
+  clock?: ManualClock;
+}
+
+/**
+ * Builds an app on a real engine (the file's shared one, or a dedicated one when `options.engine`
+ * is given) and a manual clock. After the test it closes the app, checks that every engine stream
+ * the app opened was released, and restores the shared engine's batching settings.
+ */
+export async function buildTestApp(t: TestContext, options: TestAppOptions = {}): Promise<TestApp> {
+  const dedicated = options.engine ? await startEngine(serverLikeEngineOptions(options.engine)) : undefined;
+  const real = dedicated ?? (await sharedEngine());
+  // A previous test of the file may have reconfigured the shared engine's batching.
+  if (!dedicated) real.configureBatching(baselineBatching);
+  const engine = new RecordingEngine(real);
+  const built = await buildOn(t, engine, options, async () => {
+    const leaked = engine.streams.filter((recorded) => !recorded.stream.isClosed).length;
+    if (dedicated) await dedicated.close(1_000);
+    else real.configureBatching(baselineBatching);
+    if (leaked > 0) throw new Error(`${leaked} engine stream(s) were still open after app.close()`);
+  });
+  return { ...built, engine };
+}
+
+/** Builds an app on the scripted engine (ordering/back-pressure tests only; see scripted-engine.ts). */
+export async function buildScriptedTestApp(
   t: TestContext,
-  options: { engine?: FakeEngineOptions; config?: DeepPartial<ServerConfig>; clock?: ManualClock } = {},
-): Promise<TestApp> {
-  const engine = new FakeEngine(options.engine);
+  options: { scripted?: ScriptedEngineOptions; config?: DeepPartial<ServerConfig> } = {},
+): Promise<Omit<TestApp, 'engine'> & { engine: ScriptedEngine }> {
+  const engine = new ScriptedEngine(options.scripted);
+  const built = await buildOn(t, engine, options, async () => {});
+  return { ...built, engine };
+}
+
+async function buildOn(
+  t: TestContext,
+  engine: TranslationEngine,
+  options: { config?: DeepPartial<ServerConfig>; clock?: ManualClock },
+  afterClose: () => Promise<void>,
+): Promise<Omit<TestApp, 'engine'>> {
   const clock = options.clock ?? new ManualClock();
   const config = testConfig(t, options.config);
   const app = await buildApp(config, { engine, clock, runTimers: false });
@@ -66,9 +117,10 @@ export async function buildTestApp(
     // ws would keep a 30 s close timer alive; terminating them ends that at once.
     for (const client of app.websocketServer.clients) client.terminate();
     await app.close();
+    await afterClose();
   });
   await app.ready();
-  return { app, engine, clock, config };
+  return { app, clock, config };
 }
 
 /** POST /init with query parameters; returns the session id. */
@@ -80,56 +132,76 @@ export async function createSession(app: FastifyInstance, params: Record<string,
   return body.session_id;
 }
 
-/** A frame of `samples` float32 samples of a quiet sine wave. */
-export function audioFrame(samples: number): Buffer {
-  const data = new Float32Array(samples);
-  for (let i = 0; i < samples; i++) data[i] = 0.1 * Math.sin((2 * Math.PI * 220 * i) / 16_000);
-  return Buffer.from(data.buffer);
+/** Deterministic pseudo-speech of `samples` samples (different per seed); see testAudio. */
+export function speech(samples: number, seed = 1): Float32Array {
+  return testAudio(samples, seed);
 }
 
-/** Collects text frames of a client socket; `next()` waits for the next one. */
+/** The binary WebSocket frame carrying `samples` (float32 little-endian, as the page sends). */
+export function frameOf(samples: Float32Array): Buffer {
+  return Buffer.from(samples.buffer, samples.byteOffset, samples.byteLength);
+}
+
+/** A frame of `samples` samples of pseudo-speech. */
+export function audioFrame(samples: number, seed = 1): Buffer {
+  return frameOf(speech(samples, seed));
+}
+
+/** Collects text frames of a client socket; the waits give up (reject) after the hang guard. */
 export class FrameCollector {
   readonly frames: string[] = [];
-  private waiters: { predicate: (frame: string) => boolean; resolve: (frame: string) => void }[] = [];
   closeCode: number | null = null;
   closeReason = '';
-  private closeWaiters: (() => void)[] = [];
+  private waiters: { check: () => boolean; resolve: () => void }[] = [];
 
   constructor(socket: WebSocket) {
     socket.on('message', (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
       if (isBinary) return;
       const text = Array.isArray(data) ? Buffer.concat(data).toString() : Buffer.from(data as ArrayBuffer).toString();
       this.frames.push(text);
-      const waiters = this.waiters;
-      this.waiters = [];
-      for (const waiter of waiters) {
-        if (waiter.predicate(text)) waiter.resolve(text);
-        else this.waiters.push(waiter);
-      }
+      this.wake();
     });
     socket.on('close', (code: number, reason: Buffer) => {
       this.closeCode = code;
       this.closeReason = reason.toString();
-      for (const resolve of this.closeWaiters) resolve();
-      this.closeWaiters = [];
+      this.wake();
     });
   }
 
   /** Resolves with the first frame (already received or future) matching `predicate`. */
-  waitFor(predicate: (frame: string) => boolean): Promise<string> {
-    const found = this.frames.find(predicate);
-    if (found !== undefined) return Promise.resolve(found);
-    return new Promise((resolve) => this.waiters.push({ predicate, resolve }));
+  async waitFor(predicate: (frame: string) => boolean): Promise<string> {
+    await this.waitUntil(() => this.frames.some(predicate), 'a matching frame');
+    return this.frames.find(predicate) ?? '';
   }
 
-  waitForClose(): Promise<{ code: number | null; reason: string }> {
-    if (this.closeCode !== null) return Promise.resolve({ code: this.closeCode, reason: this.closeReason });
-    return new Promise((resolve) => this.closeWaiters.push(() => resolve({ code: this.closeCode, reason: this.closeReason })));
+  /** Resolves once `count` translation frames have arrived; returns them. */
+  async waitForTranslations(count: number): Promise<string[]> {
+    await this.waitUntil(() => this.translations().length >= count, `${count} translation frame(s)`);
+    return this.translations();
+  }
+
+  async waitForClose(): Promise<{ code: number | null; reason: string }> {
+    await this.waitUntil(() => this.closeCode !== null, 'the socket to close');
+    return { code: this.closeCode, reason: this.closeReason };
   }
 
   /** Translation frames (no status prefix). */
   translations(): string[] {
     return this.frames.filter((frame) => !/^(READY|INITIALIZING|ERROR|PROCESSING_COMPLETE|LATENCY_UPDATED):/.test(frame));
+  }
+
+  private waitUntil(check: () => boolean, what: string): Promise<void> {
+    if (check()) return Promise.resolve();
+    return guarded(new Promise((resolve) => this.waiters.push({ check, resolve })), () => `${what}; frames so far: ${JSON.stringify(this.frames)}`);
+  }
+
+  private wake(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const waiter of waiters) {
+      if (waiter.check()) waiter.resolve();
+      else this.waiters.push(waiter);
+    }
   }
 }
 

@@ -20,6 +20,7 @@ import {
   waitForStatus,
   waitForTextLongerThan,
 } from './helpers/client-fixture.ts';
+import { fakeYoutubeDownloader } from './helpers/fake-youtube.ts';
 import { makeSpeechVideo } from './helpers/speech-media.ts';
 import { cutWebSockets } from './helpers/web-server.ts';
 
@@ -69,6 +70,33 @@ test('a local video file is translated as it plays, then the last words are fini
   await waitForStatus(page, 'Done: everything you sent has been translated');
   assert.ok(sent.texts.includes('EOF'), 'the end of the file is announced');
   assert.ok(sent.binarySizes.length >= 2 && sent.binarySizes.every((size) => size === 15360 * 2 * 4));
+  assert.deepEqual(console.errors, []);
+});
+
+test('a YouTube link: a download failure is explained in words; a downloaded video plays and is translated', async (t) => {
+  const dir = await tempDir(t);
+  const video = await makeSpeechVideo(await makeSpeechWav(shortSpeech), 'webm', join(dir, 'talk.webm'));
+  const world = await startClientWorld(t, { youtubeDownloader: fakeYoutubeDownloader(video, 'video/webm') });
+  const { page, console } = await world.openPage();
+  await startSession(page, 'English -> Italian');
+  await chooseSource(page, 'YouTube');
+
+  await page.fill('#youtube-url', 'not a link');
+  await page.click('#youtube-load');
+  await waitForStatus(page, 'does not look like a YouTube link');
+
+  await page.fill('#youtube-url', 'https://www.youtube.com/watch?v=unavailable1');
+  await page.click('#youtube-load');
+  await waitForStatus(page, 'could not be loaded');
+  assert.match(await page.textContent('#status') ?? '', /The YouTube video could not be loaded: Video unavailable: this video is private/);
+  assert.equal(await page.getAttribute('#status', 'data-tone'), 'error');
+
+  await page.fill('#youtube-url', 'https://youtu.be/dQw4w9WgXcQ');
+  await page.click('#youtube-load');
+  await page.waitForSelector('#player video');
+  await page.waitForSelector('body[data-capture="media"]');
+  await waitForStatus(page, 'Playing and translating');
+  await waitForTextLongerThan(page, 0);
   assert.deepEqual(console.errors, []);
 });
 

@@ -9,7 +9,6 @@ import { test } from 'node:test';
 import { saveScreenshot } from '../support/browser.ts';
 import { makeSpeechWav } from '../support/speech.ts';
 import {
-  chooseSource,
   recordSentFrames,
   startClientWorld,
   startSession,
@@ -22,40 +21,37 @@ import {
 
 const frameBytes = (multiplier: number): number => 15360 * multiplier * 4;
 
-test('the page loads without console errors, lists the four pairs, starts by keyboard and explains a failed YouTube download', async (t) => {
-  const world = await startClientWorld(t);
+test('the page loads without console errors, shows which pairs have a model and is usable by keyboard', async (t) => {
+  const world = await startClientWorld(t, { models: ['tiny-en-zh', 'tiny-en-it'] });
   const { page, console } = await world.openPage();
 
-  const options = await page.$$eval('#language option', (items) => items.map((item) => ({ value: (item as HTMLOptionElement).value, disabled: (item as HTMLOptionElement).disabled })));
+  const options = await page.$$eval('#language option', (items) => items.map((item) => ({
+    value: (item as HTMLOptionElement).value,
+    label: item.textContent,
+    disabled: (item as HTMLOptionElement).disabled,
+  })));
   assert.deepEqual(options, [
-    { value: 'English -> Chinese', disabled: false },
-    { value: 'English -> Italian', disabled: false },
-    { value: 'English -> German', disabled: false },
-    { value: 'English -> Spanish', disabled: false },
+    { value: 'English -> Chinese', label: 'English → Chinese', disabled: false },
+    { value: 'English -> Italian', label: 'English → Italian', disabled: false },
+    { value: 'English -> German', label: 'English → German (no model loaded)', disabled: true },
+    { value: 'English -> Spanish', label: 'English → Spanish (no model loaded)', disabled: true },
   ]);
-  assert.match(await page.textContent('#language-hint') ?? '', /Models loaded: English → Chinese, English → Italian/);
+  assert.equal(await page.textContent('#language-hint'), 'Models loaded: English → Chinese, English → Italian.');
   assert.match(await statusText(page), /press Start/);
 
-  // Keyboard only: language → latency → Start, then Enter.
+  // Keyboard only: language → latency → Start (Enter), then the source choice with arrow keys.
   await page.focus('#language');
+  await page.keyboard.press('ArrowDown');
   await page.keyboard.press('Tab');
   await page.keyboard.press('Tab');
   assert.equal(await page.evaluate(() => document.activeElement?.id), 'start');
   await page.keyboard.press('Enter');
   await page.waitForSelector('body[data-session="active"]');
-  assert.equal(world.server.app.sessions.counts().active, 1);
-
-  // The test server has no YouTube downloader: its JSON error must reach the person in words.
-  await chooseSource(page, 'YouTube');
-  await page.fill('#youtube-url', 'https://www.youtube.com/watch?v=dQw4w9WgXcQ');
-  await page.click('#youtube-load');
-  await waitForStatus(page, 'could not be loaded');
-  assert.match(await statusText(page), /The YouTube video could not be loaded: YouTube download is disabled on this server/);
-  assert.equal(await page.getAttribute('#status', 'data-tone'), 'error');
-
-  await page.fill('#youtube-url', 'not a link');
-  await page.click('#youtube-load');
-  await waitForStatus(page, 'does not look like a YouTube link');
+  assert.equal(world.server.app.sessions.list()[0]?.languagePair, 'English -> Italian');
+  await page.focus('#source-choice input[value="mic"]');
+  await page.keyboard.press('ArrowRight');
+  assert.equal(await page.isVisible('#file-input'), true, 'arrow keys switch to the local-file panel');
+  assert.equal(await page.isVisible('#mic-toggle'), false);
 
   assert.deepEqual(console.errors, []);
 });

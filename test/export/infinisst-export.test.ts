@@ -27,7 +27,7 @@ import { decodeTokens } from '../../src/inference/token-decoder.ts';
 import { createSession, FrameCollector, testConfig } from '../app/helpers.ts';
 import { collector, engineOptions, testAudio } from '../support/engine-fixtures.ts';
 import { compareOutputs, parityFileSchema, toTensor } from './onnx-compare.ts';
-import { buildTinyPipeline, pythonProblem, TINY_PAIR, type TinyPipeline } from './python-pipeline.ts';
+import { buildTinyPipeline, pythonProblem, runPythonUnitTests, TINY_PAIR, type TinyPipeline } from './python-pipeline.ts';
 
 const skip = pythonProblem();
 if (skip) process.emitWarning(`InfiniSST export tests skipped: ${skip}`);
@@ -57,6 +57,12 @@ async function reference(multiplier: number): Promise<Reference> {
   if (!file) throw new Error(`no reference for multiplier ${multiplier}`);
   return referenceSchema.parse(JSON.parse(await readFile(file, 'utf8')));
 }
+
+test("the exporter's own Python unit tests pass (key names, streaming equivalence, prompts, graphs)", { skip }, async (t) => {
+  const summary = await runPythonUnitTests();
+  t.diagnostic(summary);
+  assert.match(summary, /^OK/m);
+});
 
 test('the exported package loads unchanged, with its weights in external data files next to the graphs', { skip }, async () => {
   const pkg = await loadModelPackage(ready().packageDir);

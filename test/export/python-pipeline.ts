@@ -10,6 +10,8 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
+// No __pycache__ folders in the working tree.
+const env = { ...process.env, PYTHONDONTWRITEBYTECODE: '1' };
 
 export const PYTHON = process.env.INFINISST_PYTHON ?? '/usr/bin/python3';
 const EXPORT_DIR = resolve('scripts/export');
@@ -17,7 +19,7 @@ export const APT_LINE = 'apt-get install -y python3-torch python3-onnx python3-j
 
 /** Why the pipeline cannot run here, or undefined when it can. */
 export function pythonProblem(): string | undefined {
-  const probe = spawnSync(PYTHON, ['-c', 'import torch, onnx, jinja2, regex, numpy'], { encoding: 'utf8', timeout: 60_000 });
+  const probe = spawnSync(PYTHON, ['-c', 'import torch, onnx, jinja2, regex, numpy'], { encoding: 'utf8', timeout: 60_000, env });
   if (probe.error) return `${PYTHON} not found (${probe.error.message}); install with: ${APT_LINE}`;
   if (probe.status !== 0) return `${PYTHON} lacks torch/onnx/jinja2/regex (${probe.stderr.trim().split('\n').pop() ?? ''}); install with: ${APT_LINE}`;
   return undefined;
@@ -25,11 +27,22 @@ export function pythonProblem(): string | undefined {
 
 async function python(script: string, args: string[]): Promise<string> {
   try {
-    const { stdout } = await run(PYTHON, [join(EXPORT_DIR, script), ...args], { timeout: 240_000, maxBuffer: 64 * 1024 * 1024 });
+    const { stdout } = await run(PYTHON, [join(EXPORT_DIR, script), ...args], { timeout: 240_000, maxBuffer: 64 * 1024 * 1024, env });
     return stdout;
   } catch (error) {
     const e = error as { stderr?: string; message: string };
     throw new Error(`${script} failed: ${e.message}\n${e.stderr ?? ''}`);
+  }
+}
+
+/** Runs scripts/export/tests with unittest; resolves with its summary, rejects when a test fails. */
+export async function runPythonUnitTests(): Promise<string> {
+  try {
+    const { stderr } = await run(PYTHON, ['-W', 'ignore', '-m', 'unittest', 'discover', '-s', join(EXPORT_DIR, 'tests')], { timeout: 240_000, maxBuffer: 64 * 1024 * 1024, env });
+    return stderr.trim().split('\n').slice(-3).join('\n');
+  } catch (error) {
+    const e = error as { stderr?: string; message: string };
+    throw new Error(`python unit tests failed: ${e.message}\n${e.stderr ?? ''}`);
   }
 }
 

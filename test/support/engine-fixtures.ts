@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createEngine, type Engine } from '../../src/inference/engine.ts';
 import type { EngineOptions } from '../../src/inference/engine-options.ts';
-import type { ChunkResult, TranslationStream } from '../../src/inference/translation-engine.ts';
+import type { ChunkResult, TranslationEngine, TranslationStream } from '../../src/inference/translation-engine.ts';
 
 export const MODELS_DIR = resolve('models');
 
@@ -66,4 +66,49 @@ export async function copyPackage(name: string, edit: (manifest: Record<string, 
   edit(manifest);
   await writeFile(join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2));
   return root;
+}
+
+/** One step of a reference run: audio to push, or a latency change applied between pushes. */
+export type ReferenceStep = Float32Array | { latencyMultiplier: number };
+
+/**
+ * Translates `steps` on a fresh stream of the real engine, flushes (like EOF: a partial tail is
+ * padded and translated) and returns every chunk result; the stream is closed afterwards. The
+ * engine is deterministic, so the same audio through a session yields the same texts — run it
+ * before (not alongside) the session under test, so that batching cannot mix the two streams.
+ */
+export async function referenceRun(
+  engine: Pick<TranslationEngine, 'openStream'>,
+  options: { languagePair: string; latencyMultiplier?: number; steps: readonly ReferenceStep[] },
+): Promise<ChunkResult[]> {
+  const observed = collector();
+  const stream = engine.openStream({ languagePair: options.languagePair, latencyMultiplier: options.latencyMultiplier ?? 2, listener: observed.listener });
+  try {
+    for (const step of options.steps) {
+      if (step instanceof Float32Array) stream.pushAudio(step);
+      else stream.setLatencyMultiplier(step.latencyMultiplier);
+    }
+    await stream.flush();
+  } finally {
+    stream.close();
+  }
+  const failure = observed.errors[0];
+  if (failure) throw new Error(`reference run failed on chunk ${failure.chunkIndex}: ${failure.error.message}`);
+  return observed.chunks;
+}
+
+/** The translation frames a session sends for these chunk results: the full text after each chunk that added text. */
+export function translationFrames(results: readonly ChunkResult[]): string[] {
+  return results.filter((result) => result.newText !== '').map((result) => result.fullText);
+}
+
+/** Concatenates audio pieces (e.g. chunks of different seeds) into one signal. */
+export function concatAudio(...parts: readonly Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((sum, part) => sum + part.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
 }

@@ -7,7 +7,7 @@ import argparse
 import json
 import re
 from pathlib import Path
-from typing import Any, Dict, Iterable, Mapping, Optional
+from typing import Any, Dict, Iterable, List, Mapping, Optional
 
 import torch
 
@@ -54,7 +54,9 @@ def read_w2v2_settings(path: Path) -> Dict[str, Any]:
         data = json.loads(path.read_text())
     else:
         try:
-            state = torch.load(str(path), map_location="cpu")
+            # A fairseq checkpoint pickles its config (argparse / omegaconf objects): only load
+            # files you trust. Its weights are not used; the speech LLM checkpoint has them.
+            state = torch.load(str(path), map_location="cpu", weights_only=False)
         except ModuleNotFoundError as error:
             raise CheckpointError(
                 f"{path}: unpickling its config needs the Python module {error.name!r}; install it "
@@ -117,6 +119,7 @@ def infer_encoder_config(state: Mapping[str, torch.Tensor], w2v2: Dict[str, Any]
     if "layer_norm_first" not in w2v2 and "layer_norm_first" not in overrides:
         # Every large wav2vec 2.0 (1024-dim) is pre-LN; every base one (768) is post-LN.
         overrides["layer_norm_first"] = embed_dim >= 1024
+    pos_conv = state.get(f"{W2V}encoder.pos_conv.0.weight_v", state.get(f"{W2V}encoder.pos_conv.0.parametrizations.weight.original1"))
     cfg = EncoderConfig(
         conv_layers=[tuple(c) for c in conv],
         extractor_mode=str(w2v2.get("extractor_mode", "layer_norm" if layer_norm_mode else "default")),
@@ -127,6 +130,9 @@ def infer_encoder_config(state: Mapping[str, torch.Tensor], w2v2: Dict[str, Any]
         num_heads=embed_dim // head_dim,
         layer_norm_first=bool(w2v2.get("layer_norm_first", False)),
         has_post_extract_proj=f"{W2V}post_extract_proj.weight" in state,
+        has_mask_emb=f"{W2V}mask_emb" in state,
+        pos_conv_kernel=int(pos_conv.shape[2]) if pos_conv is not None else 0,
+        pos_conv_groups=int(embed_dim // pos_conv.shape[1]) if pos_conv is not None else 16,
         shrink_layers=[tuple(int(v) for v in s) for s in shrink],
         llm_dim=state[f"{ENC}proj.weight"].shape[0],
     )
@@ -136,6 +142,18 @@ def infer_encoder_config(state: Mapping[str, torch.Tensor], w2v2: Dict[str, Any]
     if heads_cfg is not None and int(heads_cfg) != cfg.num_heads:
         raise CheckpointError(f"encoder heads: wav2vec 2.0 config says {heads_cfg}, rotary freqs imply {cfg.num_heads}")
     return cfg
+
+
+PRETRAINING_ONLY = ("quantizer.", "project_q.", "final_proj.", "target_glu.", "project_inp.", "input_quantizer.")
+
+
+def drop_pretraining_heads(state: Dict[str, torch.Tensor]) -> List[str]:
+    """Removes wav2vec 2.0 pre-training heads that fairseq's fine-tuning normally strips; returns
+    the dropped keys (so the caller can say so)."""
+    dropped = [k for k in state if k.startswith(W2V) and k[len(W2V) :].startswith(PRETRAINING_ONLY)]
+    for key in dropped:
+        del state[key]
+    return dropped
 
 
 def strict_load(model: torch.nn.Module, state: Mapping[str, torch.Tensor]) -> None:

@@ -33,6 +33,11 @@ class EncoderConfig:
     num_heads: int = 16
     layer_norm_first: bool = True
     has_post_extract_proj: bool = True
+    # Unused at inference (RoPE replaces the conv positional embedding; mask_emb is for
+    # pre-training) but present in fairseq state dicts, so the strict key check expects them.
+    has_mask_emb: bool = True
+    pos_conv_kernel: int = 128  # 0 = no pos_conv weights in the checkpoint
+    pos_conv_groups: int = 16
     shrink_layers: List[Tuple[int, int, int]] = field(default_factory=lambda: [(1024, 2, 2)] * 2)
     llm_dim: int = 4096
     # Streaming: one block = one chunk of frames; keys older than this many frames are dropped.

@@ -148,7 +148,8 @@ class WeightNormConv(nn.Module):
 class TransformerEncoder(nn.Module):
     def __init__(self, cfg: EncoderConfig):
         super().__init__()
-        self.pos_conv = nn.Sequential(WeightNormConv(cfg.embed_dim))
+        if cfg.pos_conv_kernel:
+            self.pos_conv = nn.Sequential(WeightNormConv(cfg.embed_dim, cfg.pos_conv_kernel, cfg.pos_conv_groups))
         self.layers = nn.ModuleList([EncoderLayer(cfg) for _ in range(cfg.num_layers)])
         self.layer_norm_first = cfg.layer_norm_first
         self.layer_norm = nn.LayerNorm(cfg.embed_dim)
@@ -160,7 +161,8 @@ class Wav2Vec2Model(nn.Module):
         self.feature_extractor = ConvBlockStack(cfg.conv_layers, 1, cfg.extractor_mode, cfg.conv_bias)
         feat_dim = cfg.conv_layers[-1][0]
         self.post_extract_proj = nn.Linear(feat_dim, cfg.embed_dim) if cfg.has_post_extract_proj else None
-        self.mask_emb = nn.Parameter(torch.zeros(cfg.embed_dim), requires_grad=False)  # pre-training only
+        if cfg.has_mask_emb:
+            self.mask_emb = nn.Parameter(torch.zeros(cfg.embed_dim), requires_grad=False)  # pre-training only
         self.layer_norm = nn.LayerNorm(feat_dim)
         self.encoder = TransformerEncoder(cfg)
 

@@ -10,6 +10,7 @@ import { toEngineOptions } from '../../../src/config/engine-options.ts';
 import { serverConfigSchema } from '../../../src/config/schema.ts';
 import { createEngine } from '../../../src/inference/engine.ts';
 import type { TranslationEngine } from '../../../src/inference/translation-engine.ts';
+import type { AppDeps } from '../../../src/app.ts';
 
 export interface WebServer {
   app: FastifyInstance;
@@ -23,6 +24,10 @@ export interface WebServerOptions {
   maxActiveSessions?: number;
   /** Folder served at /test_video/ (default: the config's). */
   testVideoDir?: string;
+  /** Model package folders to load (default: all in models/). */
+  models?: string[];
+  /** Stand-in YouTube downloader (absent: the feature is off, as without internet). */
+  youtubeDownloader?: AppDeps['youtubeDownloader'];
 }
 
 /** Starts engine + app; the caller must `close()` it (in t.after). Throws if models cannot load. */
@@ -35,13 +40,14 @@ export async function startWebServer(options: WebServerOptions = {}): Promise<We
     engine: {
       devices: [{ device: 'cpu', workers: 1, intraOpThreads: 1 }],
       batching: { maxBatchSize: 8, maxWaitMs: 5, maxQueueSize: 1024 },
+      ...(options.models ? { models: options.models } : {}),
     },
     ...(options.testVideoDir ? { media: { testVideoDir: options.testVideoDir } } : {}),
   });
   const engine = await createEngine(toEngineOptions(config, cwd));
   let app: FastifyInstance;
   try {
-    app = await buildApp(config, { engine, cwd });
+    app = await buildApp(config, { engine, cwd, ...(options.youtubeDownloader ? { youtubeDownloader: options.youtubeDownloader } : {}) });
     await app.listen({ host: '127.0.0.1', port: 0 });
   } catch (error) {
     await engine.close(0);

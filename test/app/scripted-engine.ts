@@ -1,9 +1,11 @@
 /**
- * A deterministic in-process TranslationEngine for server tests: it cuts audio into chunks of
- * 15 360 × multiplier samples like the real engine, "translates" chunk k of a stream into
- * `w<k>` (or a text chosen by the test), and can fail or hold chunks on demand. With
- * `autoProcess: false` chunks wait until the test calls `processNext()`, which makes
- * back-pressure and shutdown ordering observable without timing assumptions.
+ * Test double for ordering/back-pressure only; inference itself is tested on the real engine
+ * (see recording-engine.ts and shared-engine.ts). It cuts audio into chunks of 15 360 ×
+ * multiplier samples like the real engine and "translates" chunk k into `w<k>`, but only when the
+ * test calls `processNext()` (or on the next tick with `autoProcess`). That lets a test hold a
+ * chunk mid-flight to observe shutdown ordering and back-pressure pause/resume exactly, and serve
+ * no language pair at all — states the real engine cannot be put in deterministically. Each
+ * behaviour tested on it is also covered, less precisely, by a real-engine test.
  */
 import { AppError } from '../../src/errors.ts';
 import type {
@@ -15,31 +17,29 @@ import type {
   TranslationStream,
 } from '../../src/inference/translation-engine.ts';
 
-export const defaultPairs = ['English -> Chinese', 'English -> Italian', 'English -> German', 'English -> Spanish'];
+const defaultPairs = ['English -> Chinese', 'English -> Italian', 'English -> German', 'English -> Spanish'];
+const maxLatencyMultiplier = 4;
 
-export interface FakeEngineOptions {
+export interface ScriptedEngineOptions {
   pairs?: string[];
-  maxLatencyMultiplier?: number;
+  /** Process queued chunks on the next tick (default false: only `processNext()` does). */
   autoProcess?: boolean;
   highWaterMs?: number;
   maxPendingMs?: number;
-  /** Text for chunk `index`; '' = the model waited. Default `w<index>`. */
-  textFor?: (index: number, languagePair: string) => string;
-  /** Chunk indexes (per stream) that fail with AppError('workerFailed'). */
-  failChunks?: ReadonlySet<number>;
 }
 
-interface FakeChunk {
+interface ScriptedChunk {
   samples: number;
   multiplier: number;
   isFinal: boolean;
 }
 
-export class FakeStream implements TranslationStream {
+export class ScriptedStream implements TranslationStream {
   readonly languagePair: string;
-  latencyMultiplierValue: number;
+  private multiplier: number;
   private buffered = 0;
-  readonly queue: FakeChunk[] = [];
+  /** Chunks cut but not yet "translated"; the head is the one a drain would finish. */
+  readonly queue: ScriptedChunk[] = [];
   private chunkIndex = 0;
   private consumedSamples = 0;
   private received = 0;
@@ -47,22 +47,19 @@ export class FakeStream implements TranslationStream {
   private closed = false;
   private isAboveHighWater = false;
   private idleWaiters: (() => void)[] = [];
-  private scheduled = false;
-  resets = 0;
-  readonly multiplierChanges: number[] = [];
-  readonly processedMultipliers: number[] = [];
+  private isScheduled = false;
 
   constructor(
-    private readonly engine: FakeEngine,
-    options: { languagePair: string; latencyMultiplier: number; listener?: StreamListener },
-    private readonly listener: StreamListener | undefined = options.listener,
+    private readonly engine: ScriptedEngine,
+    options: { languagePair: string; latencyMultiplier: number },
+    private readonly listener: StreamListener | undefined,
   ) {
     this.languagePair = options.languagePair;
-    this.latencyMultiplierValue = options.latencyMultiplier;
+    this.multiplier = options.latencyMultiplier;
   }
 
   get latencyMultiplier(): number {
-    return this.latencyMultiplierValue;
+    return this.multiplier;
   }
   get pendingAudioMs(): number {
     return this.pendingSamples() / 16;
@@ -78,11 +75,10 @@ export class FakeStream implements TranslationStream {
   }
 
   setLatencyMultiplier(multiplier: number): void {
-    if (!Number.isInteger(multiplier) || multiplier < 1 || multiplier > this.engine.maxLatencyMultiplier) {
-      throw new AppError('badRequest', `latency multiplier must be an integer from 1 to ${this.engine.maxLatencyMultiplier}`);
+    if (!Number.isInteger(multiplier) || multiplier < 1 || multiplier > maxLatencyMultiplier) {
+      throw new AppError('badRequest', `latency multiplier must be an integer from 1 to ${maxLatencyMultiplier}`);
     }
-    this.latencyMultiplierValue = multiplier;
-    this.multiplierChanges.push(multiplier);
+    this.multiplier = multiplier;
     this.cut();
   }
 
@@ -100,7 +96,7 @@ export class FakeStream implements TranslationStream {
 
   flush(): Promise<void> {
     if (this.buffered > 0 && !this.closed) {
-      this.queue.push({ samples: this.buffered, multiplier: this.latencyMultiplierValue, isFinal: true });
+      this.queue.push({ samples: this.buffered, multiplier: this.multiplier, isFinal: true });
       this.buffered = 0;
       this.schedule();
     }
@@ -109,7 +105,6 @@ export class FakeStream implements TranslationStream {
   }
 
   reset(): void {
-    this.resets++;
     this.queue.length = 0;
     this.buffered = 0;
     this.chunkIndex = 0;
@@ -125,30 +120,25 @@ export class FakeStream implements TranslationStream {
     this.closed = true;
   }
 
-  /** Processes the oldest queued chunk; false when none is queued. */
+  /** "Translates" the oldest queued chunk into `w<index>`; false when none is queued. */
   processNext(): boolean {
     const chunk = this.queue.shift();
     if (!chunk || this.closed) return false;
     const index = this.chunkIndex++;
     this.consumedSamples += chunk.samples;
-    this.processedMultipliers.push(chunk.multiplier);
-    if (this.engine.failChunks.has(index)) {
-      this.listener?.onError?.(new AppError('workerFailed', `Inference worker failed on chunk ${index}`), index);
-    } else {
-      const newText = this.engine.textFor(index, this.languagePair);
-      const joiner = this.languagePair.includes('Chinese') ? '' : ' ';
-      if (newText) this.text = this.text ? `${this.text}${joiner}${newText}` : newText;
-      this.listener?.onChunk?.({
-        chunkIndex: index,
-        newText,
-        fullText: this.text,
-        sourceEndMs: this.consumedSamples / 16,
-        chunkAudioMs: chunk.samples / 16,
-        latencyMultiplier: chunk.multiplier,
-        processingMs: 1,
-        isFinal: chunk.isFinal,
-      });
-    }
+    const newText = `w${index}`;
+    const joiner = this.languagePair.includes('Chinese') ? '' : ' ';
+    this.text = this.text ? `${this.text}${joiner}${newText}` : newText;
+    this.listener?.onChunk?.({
+      chunkIndex: index,
+      newText,
+      fullText: this.text,
+      sourceEndMs: this.consumedSamples / 16,
+      chunkAudioMs: chunk.samples / 16,
+      latencyMultiplier: chunk.multiplier,
+      processingMs: 1,
+      isFinal: chunk.isFinal,
+    });
     if (this.isAboveHighWater && this.pendingSamples() / 16 <= this.engine.highWaterMs) {
       this.isAboveHighWater = false;
       this.listener?.onDrain?.();
@@ -163,19 +153,19 @@ export class FakeStream implements TranslationStream {
 
   private cut(): void {
     for (;;) {
-      const size = 15_360 * this.latencyMultiplierValue;
+      const size = 15_360 * this.multiplier;
       if (this.buffered < size) break;
       this.buffered -= size;
-      this.queue.push({ samples: size, multiplier: this.latencyMultiplierValue, isFinal: false });
+      this.queue.push({ samples: size, multiplier: this.multiplier, isFinal: false });
     }
     this.schedule();
   }
 
   private schedule(): void {
-    if (!this.engine.autoProcess || this.scheduled || this.queue.length === 0) return;
-    this.scheduled = true;
+    if (!this.engine.autoProcess || this.isScheduled || this.queue.length === 0) return;
+    this.isScheduled = true;
     setImmediate(() => {
-      this.scheduled = false;
+      this.isScheduled = false;
       while (this.processNext()) {
         // drain everything queued
       }
@@ -190,37 +180,31 @@ export class FakeStream implements TranslationStream {
   }
 }
 
-export class FakeEngine implements TranslationEngine {
-  readonly streams: FakeStream[] = [];
+export class ScriptedEngine implements TranslationEngine {
+  readonly streams: ScriptedStream[] = [];
   readonly pairs: string[];
-  readonly maxLatencyMultiplier: number;
   readonly autoProcess: boolean;
   readonly highWaterMs: number;
   readonly maxPendingMs: number;
-  readonly textFor: (index: number, languagePair: string) => string;
-  failChunks: ReadonlySet<number>;
   private settings: BatchingSettings = { maxBatchSize: 32, maxWaitMs: 100, maxQueueSize: 1024 };
   closedWithGraceMs: number | null = null;
-  /** Chunks processed during close() (the "drain"). */
+  /** Chunks finished during close() (the "drain" of in-flight work). */
   drainedChunks = 0;
 
-  constructor(options: FakeEngineOptions = {}) {
+  constructor(options: ScriptedEngineOptions = {}) {
     this.pairs = options.pairs ?? defaultPairs;
-    this.maxLatencyMultiplier = options.maxLatencyMultiplier ?? 4;
-    this.autoProcess = options.autoProcess ?? true;
+    this.autoProcess = options.autoProcess ?? false;
     this.highWaterMs = options.highWaterMs ?? 20_000;
     this.maxPendingMs = options.maxPendingMs ?? 60_000;
-    this.textFor = options.textFor ?? ((index) => `w${index}`);
-    this.failChunks = options.failChunks ?? new Set();
   }
 
   languagePairs(): LanguagePairInfo[] {
     return this.pairs.map((languagePair) => ({
       languagePair,
-      modelName: `fake-${languagePair}`,
+      modelName: `scripted-${languagePair}`,
       device: 'cpu',
       provider: 'cpu',
-      maxLatencyMultiplier: this.maxLatencyMultiplier,
+      maxLatencyMultiplier,
     }));
   }
 
@@ -230,13 +214,13 @@ export class FakeEngine implements TranslationEngine {
 
   openStream(options: { languagePair: string; latencyMultiplier: number; listener?: StreamListener }): TranslationStream {
     if (!this.isServed(options.languagePair)) throw new AppError('unsupportedLanguagePair');
-    const stream = new FakeStream(this, options);
+    const stream = new ScriptedStream(this, options, options.listener);
     this.streams.push(stream);
     return stream;
   }
 
   /** The newest stream (most tests open one). */
-  get lastStream(): FakeStream {
+  get lastStream(): ScriptedStream {
     const stream = this.streams[this.streams.length - 1];
     if (!stream) throw new Error('no stream opened');
     return stream;
@@ -245,19 +229,19 @@ export class FakeEngine implements TranslationEngine {
   stats(): EngineStats {
     const phase = {
       queueDepth: 0,
-      batches: 3,
-      items: 5,
-      batchSizeHistogram: { '1': 1, '2': 2 },
-      flushReasons: { full: 1, timeout: 2, idle: 0 },
-      computeMsTotal: 30,
-      computeMsMean: 10,
-      waitMsMean: 5,
+      batches: 0,
+      items: 0,
+      batchSizeHistogram: {},
+      flushReasons: { full: 0, timeout: 0, idle: 0 },
+      computeMsTotal: 0,
+      computeMsMean: 0,
+      waitMsMean: 0,
       rejected: 0,
     };
     return {
       batching: this.batchingSettings(),
-      models: { 'fake-model': { languagePairs: this.pairs, prefill: phase, decode: phase } },
-      workers: [{ id: 0, device: 'cpu', provider: 'cpu', busy: false, restarts: 0, batchesRun: 6 }],
+      models: Object.fromEntries(this.pairs.map((pair) => [`scripted-${pair}`, { languagePairs: [pair], prefill: phase, decode: phase }])),
+      workers: [{ id: 0, device: 'cpu', provider: 'cpu', busy: false, restarts: 0, batchesRun: 0 }],
       workerRestarts: 0,
       openStreams: this.streams.filter((stream) => !stream.isClosed).length,
       chunksProcessed: 0,
@@ -270,14 +254,11 @@ export class FakeEngine implements TranslationEngine {
   }
 
   configureBatching(patch: Partial<BatchingSettings>): BatchingSettings {
-    const next = { ...this.settings, ...patch };
-    if (!Number.isInteger(next.maxBatchSize) || next.maxBatchSize < 1) throw new AppError('badRequest', 'maxBatchSize must be ≥ 1');
-    if (!(next.maxWaitMs >= 0)) throw new AppError('badRequest', 'maxWaitMs must be ≥ 0');
-    this.settings = next;
-    return { ...next };
+    this.settings = { ...this.settings, ...patch };
+    return { ...this.settings };
   }
 
-  /** Drains: processes the chunk at the head of every open stream (the "in-flight" one), then stops. */
+  /** The drain: finishes the chunk at the head of every open stream (the "in-flight" one), then stops. */
   async close(graceMs?: number): Promise<void> {
     this.closedWithGraceMs = graceMs ?? null;
     for (const stream of this.streams) {
