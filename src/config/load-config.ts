@@ -8,6 +8,7 @@ import { resolve } from 'node:path';
 import type { SettingSpec } from './settings-table.ts';
 import { convertSetting, envNameOf, settingsTable } from './settings-table.ts';
 import { serverConfigSchema, type ServerConfig } from './schema.ts';
+import { deriveGpuGroups, parseVisibleDevices } from './gpu-devices.ts';
 
 /** Thrown when the configuration cannot be used; `problems` holds one line per problem. */
 export class ConfigError extends Error {
@@ -142,11 +143,30 @@ export function loadConfig(sources: ConfigSources): ServerConfig {
   );
   let merged = deepMerge(deepMerge(fileLayer, envLayer.layer), flagLayer.layer);
 
-  // CUDA_VISIBLE_DEVICES only means something when CUDA is requested and devices are not explicit.
+  // The visible GPUs only mean something when CUDA is requested and devices are not explicit.
   const providers = getPath(merged, ['engine', 'executionProviders']);
-  const cudaIds = (sources.env.CUDA_VISIBLE_DEVICES ?? '').split(',').map((id) => id.trim()).filter((id) => id !== '' && id !== '-1');
-  if (Array.isArray(providers) && providers.includes('cuda') && cudaIds.length > 0 && getPath(merged, ['engine', 'devices']) === undefined) {
-    merged = deepMerge(merged, { engine: { devices: cudaIds.map((_, index) => ({ device: `cuda:${index}`, workers: 1, intraOpThreads: 1 })) } });
+  const wantsCuda = Array.isArray(providers) && providers.includes('cuda');
+  const hasExplicitDevices = getPath(merged, ['engine', 'devices']) !== undefined;
+  const gpuMap = getPath(merged, ['engine', 'gpu', 'languagePairs']);
+  if (wantsCuda && !hasExplicitDevices) {
+    const configured = getPath(merged, ['engine', 'gpu', 'visibleDevices']);
+    const visible = Array.isArray(configured) ? configured.map(String) : parseVisibleDevices(sources.env.CUDA_VISIBLE_DEVICES);
+    if (visible.length > 0) {
+      const derived = deriveGpuGroups(visible.length, {
+        workersPerGpu: getPath(merged, ['engine', 'gpu', 'workersPerGpu']),
+        intraOpThreadsPerGpu: getPath(merged, ['engine', 'gpu', 'intraOpThreadsPerGpu']),
+        languagePairs: gpuMap,
+      });
+      problems.push(...derived.problems);
+      // Recorded so that the device-memory probe can map cuda:<n> back to the physical GPU.
+      merged = deepMerge(merged, { engine: { devices: derived.groups, gpu: { visibleDevices: visible } } });
+    }
+  } else if (isRecord(gpuMap) && Object.keys(gpuMap).length > 0) {
+    problems.push(
+      hasExplicitDevices
+        ? 'engine.gpu.languagePairs applies only to device groups derived from the visible GPUs; with engine.devices given, put languagePairs into each group instead'
+        : 'engine.gpu.languagePairs needs CUDA: add --execution-providers cuda,cpu (and run where CUDA_VISIBLE_DEVICES lists the GPUs)',
+    );
   }
 
   const overrides = [...envLayer.elementOverrides, ...flagLayer.elementOverrides];

@@ -15,6 +15,8 @@ const deviceGroupSchema = z.strictObject({
   workers: positiveInt.max(64),
   intraOpThreads: positiveInt.max(256),
   languagePairs: z.array(z.string().min(1)).optional(),
+  /** Bytes this group's models may use on its device; absent = measured free memory. */
+  memoryBudgetBytes: positiveInt.optional(),
 });
 
 export const serverConfigSchema = z.strictObject({

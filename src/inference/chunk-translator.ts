@@ -62,7 +62,9 @@ export class ChunkTranslator {
     const m = this.pkg.manifest;
     const pair = m.languagePairs[languagePair];
     if (!pair) throw new Error(`model ${m.name} does not serve ${languagePair}`);
-    const template = state.hasContext ? pair.prompt.next : pair.prompt.first;
+    // A model trained with the latency in its system prompt (InfiniSST HEAD's <latency_m>) has one
+    // first prompt per multiplier.
+    const template = state.hasContext ? pair.prompt.next : (pair.prompt.firstByMultiplier?.[String(multiplier)] ?? pair.prompt.first);
     const speechCount = m.encoder.embeddingsPerSegment * multiplier;
     const inputIds = Int32Array.from([
       ...state.pendingTokens,

@@ -10,6 +10,8 @@ export interface DeviceGroupOptions {
   intraOpThreads: number;
   /** Pairs this group serves; empty/absent = every loaded pair. */
   languagePairs?: string[];
+  /** Bytes the group's models may use on its device; absent = measured free memory. */
+  memoryBudgetBytes?: number;
 }
 
 /** Everything the engine needs; produced from the validated server config. */

@@ -7,12 +7,66 @@ import { requestArrays, transferListOf, type InjectedFault, type ModelBatchReque
 import { ChunkTranslator, type BatchItem, type BatchOutput } from './chunk-translator.ts';
 import type { DeviceGroupOptions, EngineOptions } from './engine-options.ts';
 import { loadModelPackage, type ModelPackage } from './manifest.ts';
+import { checkModelsFit } from './model-size-check.ts';
 import type { ModelWorkerData } from './model-worker.ts';
 import { EngineStream } from './translation-stream.ts';
 import type { BatchingSettings, EngineStats, LanguagePairInfo, StreamListener, TranslationEngine, TranslationStream } from './translation-engine.ts';
 import { WorkerPool } from './worker-pool.ts';
 
 const WORKER_SCRIPT = new URL('./model-worker.ts', import.meta.url);
+
+/** How openStream picks among several device groups serving a pair (config engine.placement). */
+export type PlacementStrategy = 'least-loaded' | 'round-robin' | 'most-free-memory';
+
+export interface PlacementOptions {
+  placement?: PlacementStrategy;
+  /** Free memory of a device in bytes, null when unknown: most-free-memory then falls back to least-loaded. */
+  freeMemoryBytes?: (device: string) => number | null;
+}
+
+/** One finished batch, for metrics: items, each item's queue wait, and the worker's compute time. */
+export interface BatchObservation {
+  model: string;
+  device: string;
+  phase: string;
+  items: number;
+  waitsMs: number[];
+  computeMs: number;
+  ok: boolean;
+}
+
+/** Observers see batches and chunk results; a throwing observer is ignored, never breaks inference. */
+export interface EngineObserver {
+  onBatch?(batch: BatchObservation): void;
+  /** A chunk's text is ready `processingMs` after its audio was complete. */
+  onChunk?(chunk: { languagePair: string; device: string; processingMs: number }): void;
+}
+
+/** Load of one device group (reported by /ray/stats and used by placement). */
+export interface DeviceLoad {
+  device: string;
+  languagePairs: string[];
+  workers: number;
+  liveWorkers: number;
+  busyWorkers: number;
+  openStreams: number;
+  queueDepth: number;
+  batchesRun: number;
+  restarts: number;
+  freeMemoryBytes: number | null;
+}
+
+/** Stamps each item's submission time so that batch observers can see per-item queue waits. */
+class StampingBatcher extends DynamicBatcher<BatchItem, BatchOutput> {
+  constructor(options: ConstructorParameters<typeof DynamicBatcher<BatchItem, BatchOutput>>[0], private readonly stamps: WeakMap<BatchItem, number>) {
+    super(options);
+  }
+
+  override submit(lane: string, item: BatchItem): Promise<BatchOutput> {
+    this.stamps.set(item, performance.now());
+    return super.submit(lane, item);
+  }
+}
 
 /** One device group's workers and, per model it serves, a batcher and the policy on top. */
 interface DeviceGroup {
@@ -53,9 +107,12 @@ export class Engine implements TranslationEngine {
   private chunkErrors = 0;
   private pendingFault: { fault: InjectedFault; model: string | undefined } | undefined;
   private isClosing = false;
+  private readonly observers = new Set<EngineObserver>();
+  private readonly submittedAt = new WeakMap<BatchItem, number>();
+  private readonly roundRobinNext = new Map<string, number>();
 
   private constructor(
-    private readonly options: EngineOptions,
+    private readonly options: EngineOptions & PlacementOptions,
     private readonly groups: DeviceGroup[],
     packages: ModelPackage[],
     private batching: BatchingSettings,
@@ -69,13 +126,21 @@ export class Engine implements TranslationEngine {
   }
 
   /** Loads every package, starts the workers (they load the graphs) and wires the batchers. */
-  static async create(options: EngineOptions): Promise<Engine> {
+  static async create(options: EngineOptions & PlacementOptions): Promise<Engine> {
     const packages = await discoverPackages(options);
     const groups: DeviceGroup[] = [];
     try {
       for (const groupOptions of options.devices) {
         const served = packages.filter((pkg) => !groupOptions.languagePairs?.length || Object.keys(pkg.manifest.languagePairs).some((p) => groupOptions.languagePairs?.includes(p)));
         if (served.length === 0) continue;
+        // Fail with a sentence, not an allocation error deep inside onnxruntime, when the
+        // weights (loaded once per worker) do not fit the device.
+        const fit = await checkModelsFit(served, {
+          device: groupOptions.device,
+          workers: groupOptions.workers,
+          ...(groupOptions.memoryBudgetBytes !== undefined ? { budgetBytes: groupOptions.memoryBudgetBytes } : {}),
+        });
+        options.logger?.info({ device: groupOptions.device, requiredBytes: fit.requiredBytes, availableBytes: fit.availableBytes }, 'model memory check');
         const workerData: ModelWorkerData = {
           packageDirs: served.map((p) => p.dir),
           providers: options.executionProviders ?? [],
@@ -107,7 +172,7 @@ export class Engine implements TranslationEngine {
     const served = packages.filter((pkg) => !group.options.languagePairs?.length || Object.keys(pkg.manifest.languagePairs).some((p) => group.options.languagePairs?.includes(p)));
     for (const pkg of served) {
       const model = pkg.manifest.name;
-      const batcher: DynamicBatcher<BatchItem, BatchOutput> = new DynamicBatcher<BatchItem, BatchOutput>({
+      const batcher: DynamicBatcher<BatchItem, BatchOutput> = new StampingBatcher({
         lanes: ['prefill', 'decode'],
         ...this.batching,
         // A batch may start only when a worker of the group is free to take it right away.
@@ -116,7 +181,7 @@ export class Engine implements TranslationEngine {
         sizeOf: (item) => ('decode' in item ? item.decode.beams.length : 1),
         keyOf: (item) => item.key,
         run: (lane, items) => this.runBatch(group, model, lane, items),
-      });
+      }, this.submittedAt);
       const beamSize = this.options.beamSize ?? pkg.manifest.generation.beamSize;
       group.lanes.set(model, { pkg, batcher, translator: new ChunkTranslator(pkg, batcher, beamSize) });
     }
@@ -135,8 +200,78 @@ export class Engine implements TranslationEngine {
         : { kind: 'decode', model, items: items.flatMap((i) => ('decode' in i ? [i.decode] : [])) };
     if (request.items.length !== items.length) throw new AppError('internal', `mixed batch in lane ${lane}`);
     if (fault) request.fault = fault;
-    const response = await group.pool.run(request, { transfer: transferListOf(requestArrays(request)) });
-    return response.items;
+    const startedAt = performance.now();
+    const waitsMs = items.map((item) => startedAt - (this.submittedAt.get(item) ?? startedAt));
+    const observe = (ok: boolean): void =>
+      this.notify((o) => o.onBatch?.({ model, device: group.options.device, phase: lane, items: items.length, waitsMs, computeMs: performance.now() - startedAt, ok }));
+    try {
+      const response = await group.pool.run(request, { transfer: transferListOf(requestArrays(request)) });
+      observe(true);
+      return response.items;
+    } catch (error) {
+      observe(false);
+      throw error;
+    }
+  }
+
+  private notify(call: (observer: EngineObserver) => void): void {
+    for (const observer of this.observers) {
+      try {
+        call(observer);
+      } catch {
+        // Metrics must never break inference.
+      }
+    }
+  }
+
+  /** Adds a batch/chunk observer (metrics); returns the function that removes it. Never throws. */
+  addObserver(observer: EngineObserver): () => void {
+    this.observers.add(observer);
+    return () => this.observers.delete(observer);
+  }
+
+  /** Per device group: workers, open streams, queued work, free memory (if known). */
+  deviceLoads(): DeviceLoad[] {
+    return this.groups.map((group) => this.loadOf(group));
+  }
+
+  private loadOf(group: DeviceGroup): DeviceLoad {
+    const workers = group.pool.stats();
+    const lanes = [...group.lanes.values()];
+    return {
+      device: group.options.device,
+      languagePairs: lanes.flatMap((lane) => Object.keys(lane.pkg.manifest.languagePairs)),
+      workers: workers.length,
+      liveWorkers: group.pool.liveCount,
+      busyWorkers: workers.filter((worker) => worker.busy).length,
+      openStreams: group.openStreams,
+      queueDepth: lanes.reduce((sum, lane) => sum + Object.values(lane.batcher.stats()).reduce((n, phase) => n + phase.queueDepth, 0), 0),
+      batchesRun: workers.reduce((sum, worker) => sum + worker.batchesRun, 0),
+      restarts: group.pool.restarts,
+      freeMemoryBytes: this.options.freeMemoryBytes?.(group.options.device) ?? null,
+    };
+  }
+
+  /**
+   * Picks the group for a new stream. Least-loaded: fewest open streams per live worker (a group
+   * whose workers are all down is last). Round-robin: the next group serving the pair. Most free
+   * memory: the largest free memory; unknown memory or a tie falls back to least-loaded.
+   */
+  private place(languagePair: string, candidates: DeviceGroup[]): DeviceGroup {
+    const loadOf = (group: DeviceGroup): number => (group.pool.liveCount > 0 ? group.openStreams / group.pool.liveCount : Number.POSITIVE_INFINITY);
+    const leastLoaded = (groups: DeviceGroup[]): DeviceGroup => groups.reduce((a, b) => (loadOf(b) < loadOf(a) ? b : a));
+    const strategy = this.options.placement ?? 'least-loaded';
+    if (candidates.length === 1 || strategy === 'least-loaded') return leastLoaded(candidates);
+    if (strategy === 'round-robin') {
+      const next = this.roundRobinNext.get(languagePair) ?? 0;
+      this.roundRobinNext.set(languagePair, (next + 1) % candidates.length);
+      return candidates[next % candidates.length] ?? leastLoaded(candidates);
+    }
+    const free = candidates.map((group) => this.options.freeMemoryBytes?.(group.options.device) ?? null);
+    if (free.some((bytes) => bytes === null)) return leastLoaded(candidates);
+    const most = Math.max(...free.map((bytes) => bytes ?? 0));
+    // Within 1% counts as equal (CPU groups share one free-memory figure).
+    return leastLoaded(candidates.filter((_, index) => (free[index] ?? 0) >= most * 0.99));
   }
 
   languagePairs(): LanguagePairInfo[] {
@@ -166,9 +301,8 @@ export class Engine implements TranslationEngine {
     if (!pkg || candidates.length === 0) {
       throw new AppError('unsupportedLanguagePair', `language pair "${options.languagePair}" is not served; served: ${[...this.pairToModel.keys()].join(', ')}`);
     }
-    // Least-loaded placement among the groups serving the pair; state travels with each batch,
-    // so this only balances load, it does not pin state.
-    const group = candidates.reduce((a, b) => (b.openStreams < a.openStreams ? b : a));
+    // State travels with each batch, so placement only balances load, it does not pin state.
+    const group = this.place(options.languagePair, candidates);
     const lane = group.lanes.get(pkg.manifest.name);
     const pair = pkg.manifest.languagePairs[options.languagePair];
     if (!lane || !pair) throw new AppError('internal', 'model lane vanished');
@@ -182,7 +316,7 @@ export class Engine implements TranslationEngine {
       joiner: pair.targetJoiner,
       highWaterSamples: this.options.streamHighWaterMs * 16,
       maxPendingSamples: this.options.streamMaxPendingMs * 16,
-      ...(options.listener ? { listener: options.listener } : {}),
+      listener: this.observedListener(options.languagePair, group.options.device, options.listener),
       now: () => performance.now(),
       onChunkSettled: (ok) => (ok ? this.chunksProcessed++ : this.chunkErrors++),
       onClosed: () => {
@@ -190,6 +324,17 @@ export class Engine implements TranslationEngine {
         this.openStreamCount--;
       },
     });
+  }
+
+  private observedListener(languagePair: string, device: string, listener: StreamListener | undefined): StreamListener {
+    return {
+      onChunk: (result) => {
+        this.notify((o) => o.onChunk?.({ languagePair, device, processingMs: result.processingMs }));
+        listener?.onChunk?.(result);
+      },
+      onError: (error, chunkIndex) => listener?.onError?.(error, chunkIndex),
+      onDrain: () => listener?.onDrain?.(),
+    };
   }
 
   batchingSettings(): BatchingSettings {
@@ -250,6 +395,6 @@ export class Engine implements TranslationEngine {
 }
 
 /** Builds a ready engine. Throws AppError('modelInvalid') with a clear message when models are missing or broken. */
-export function createEngine(options: EngineOptions): Promise<Engine> {
+export function createEngine(options: EngineOptions & PlacementOptions): Promise<Engine> {
   return Engine.create(options);
 }

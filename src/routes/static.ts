@@ -1,4 +1,4 @@
-/** GET / and /static/* (spec §1.3.19): the web client from the first existing static folder. */
+/** GET /, /static/* (spec §1.3.19) and /dashboard: the web client from the first existing static folder. */
 import { createReadStream } from 'node:fs';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { contentTypeOf, fallbackPage, findStaticDir, resolveStaticFile } from './static-files.ts';
@@ -35,6 +35,9 @@ export const staticRoutes: FastifyPluginAsync<StaticRoutesOptions> = async (app,
     if (root && (await resolveStaticFile(root, 'index.html'))) return serve(request, reply, 'index.html');
     return reply.type('text/html; charset=utf-8').send(fallbackPage(candidates));
   });
+
+  // The operator dashboard (static/dashboard.html), at the short address operators type.
+  app.get('/dashboard', async (request, reply) => serve(request, reply, 'dashboard.html'));
 
   app.get('/static/*', async (request, reply) => {
     const params = request.params as Record<string, string | undefined>;

@@ -30,9 +30,28 @@ export function createTestSessionId(clientId: string | undefined, nowMs: number,
   return `test_${clientId ?? 'None'}_${Math.floor(nowMs / 1000)}_${suffix}`;
 }
 
-const suffixPattern = new RegExp(`_[0-9a-z]{${suffixLength}}$`);
+/**
+ * With several server instances behind nginx, each appends `.<tag>` to the ids it creates so
+ * that nginx can route every request naming a session to its owner. "." never appears in the
+ * rest of the id's tail and is never percent-encoded, so the tag reads the same in a decoded
+ * path, a raw query string and a JSON body.
+ */
+export function withInstanceTag(suffix: string, tag: string | null | undefined): string {
+  return tag ? `${suffix}.${tag}` : suffix;
+}
+
+const suffixPattern = new RegExp(`_[0-9a-z]{${suffixLength}}(\\.[a-z][a-z0-9]{0,15})?$`);
+const tagPattern = new RegExp(`_[0-9a-z]{${suffixLength}}\\.([a-z][a-z0-9]{0,15})$`);
+
+/** The instance tag of an id created by a tagged instance; undefined otherwise. */
+export function instanceTagOf(id: string): string | undefined {
+  return tagPattern.exec(id)?.[1];
+}
 
 /** The id with its secret part masked, for public listings (/health, /debug). */
 export function maskSessionId(id: string): string {
-  return suffixPattern.test(id) ? `${id.slice(0, -suffixLength)}${'*'.repeat(suffixLength)}` : id;
+  const match = suffixPattern.exec(id);
+  if (!match) return id;
+  const tag = match[1] ?? '';
+  return `${id.slice(0, match.index + 1)}${'*'.repeat(suffixLength)}${tag}`;
 }

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { buildApp } from '../../src/app.ts';
-import { FakeEngine } from './fake-engine.ts';
+import { sharedEngine } from './shared-engine.ts';
 import { buildTestApp, testConfig } from './helpers.ts';
 
 test('unknown routes answer 404 JSON', async (t) => {
@@ -82,13 +82,13 @@ test('the first existing candidate static folder wins', async (t) => {
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   mkdirSync(join(dir, 'web'));
   writeFileSync(join(dir, 'web', 'index.html'), '<p>custom page</p>');
-  const engine = new FakeEngine();
+  const engine = await sharedEngine();
   const custom = await buildApp(testConfig(t, { paths: { staticDirs: ['missing', 'web'] } }), { engine, cwd: dir, runTimers: false });
   t.after(() => custom.close());
   assert.equal((await custom.inject({ method: 'GET', url: '/' })).body, '<p>custom page</p>');
 });
 
-test('shutdown order: stop admitting, tell clients, drain, then release sessions', async (t) => {
+test('beginShutdown stops admitting (503 shuttingDown) and /health reports shutting_down', async (t) => {
   const { app } = await buildTestApp(t);
   app.sessions.beginShutdown();
   const refused = await app.inject({ method: 'POST', url: '/init?agent_type=A&language_pair=English+-%3E+Chinese' });

@@ -205,6 +205,15 @@ export class FrameCollector {
   }
 }
 
+/** Opens an injected socket on /wss/{id}, listening from the start (READY may come with the handshake); terminated after the test. */
+export async function connectStream(t: TestContext, app: FastifyInstance, id: string): Promise<{ socket: WebSocket; frames: FrameCollector }> {
+  let frames: FrameCollector | undefined;
+  const socket = await app.injectWS(`/wss/${pathId(id)}`, {}, { onInit: (ws) => (frames = new FrameCollector(ws)) });
+  if (!frames) throw new Error('onInit was not called');
+  t.after(() => socket.terminate());
+  return { socket, frames };
+}
+
 /** Percent-encodes a session id for a path, as browsers and aiohttp do. */
 export function pathId(id: string): string {
   return encodeURIComponent(id);
