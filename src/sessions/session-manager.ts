@@ -8,7 +8,7 @@ import { AppError } from '../errors.ts';
 import type { TranslationEngine } from '../inference/translation-engine.ts';
 import type { Clock } from './clock.ts';
 import { Session, type CloseReason } from './session.ts';
-import { createSessionId, createTestSessionId } from './session-id.ts';
+import { createSessionId, createTestSessionId, randomSuffix, withInstanceTag } from './session-id.ts';
 import { SessionHistory, type SessionEvent } from './session-history.ts';
 
 export type SessionEngine = Pick<TranslationEngine, 'openStream' | 'isServed' | 'languagePairs'>;
@@ -23,6 +23,14 @@ export interface SessionManagerOptions {
   defaultLatencyMultiplier: number;
   maxSegmentsPerSession: number;
   queuedAudioLimitMs: number;
+  /** Appended to new ids (`….<tag>`) so a proxy can route to this instance; absent = no tag. */
+  instanceTag?: string | null;
+  /** Open sessions per client_id (0/absent = no limit). */
+  maxSessionsPerClient?: number;
+  /** Sessions older than this are closed by the sweep however active (0/absent = never). */
+  maxSessionDurationMs?: number;
+  /** Every lifecycle event, as recorded in the history (metrics). Must not throw. */
+  onEvent?: (event: SessionEvent) => void;
   logger?: SessionLogger;
 }
 
@@ -42,6 +50,9 @@ export class SessionManager {
   private activeCount = 0;
   private isAdmitting = true;
   private readonly historyLog: SessionHistory;
+  /** Open sessions per explicit client_id, for maxSessionsPerClient. */
+  private readonly perClient = new Map<string, number>();
+  private readonly clientOf = new WeakMap<Session, string>();
 
   constructor(private readonly options: SessionManagerOptions) {
     this.historyLog = new SessionHistory(options.historySize);
@@ -69,6 +80,10 @@ export class SessionManager {
     if (!Number.isInteger(multiplier) || multiplier < 1 || multiplier > maxMultiplier) {
       throw new AppError('validationFailed', `latency_multiplier must be an integer from 1 to ${maxMultiplier}, got ${multiplier}`);
     }
+    const clientLimit = this.options.maxSessionsPerClient ?? 0;
+    if (request.clientId !== undefined && clientLimit > 0 && (this.perClient.get(request.clientId) ?? 0) >= clientLimit) {
+      throw new AppError('tooManySessions', `Client ${request.clientId} already has ${clientLimit} open sessions; delete one (POST /delete_session) before creating another`);
+    }
     const hasSlot = this.activeCount < this.options.maxActiveSessions && this.queue.length === 0;
     if (!hasSlot && this.queue.length >= this.options.maxQueuedSessions) {
       throw new AppError('capacityReached', `No capacity for new sessions: ${this.activeCount} active and ${this.queue.length} waiting; try again later`);
@@ -76,9 +91,10 @@ export class SessionManager {
     const now = clock.now();
     let id: string;
     do {
+      const suffix = withInstanceTag(randomSuffix(), this.options.instanceTag);
       id = request.kind === 'test'
-        ? createTestSessionId(request.clientId, now)
-        : createSessionId(request.clientId ?? request.agentType, request.languagePair, now);
+        ? createTestSessionId(request.clientId, now, suffix)
+        : createSessionId(request.clientId ?? request.agentType, request.languagePair, now, suffix);
     } while (this.sessions.has(id));
     const session = new Session({
       id,
@@ -94,6 +110,10 @@ export class SessionManager {
       ...(this.options.logger ? { logger: this.options.logger } : {}),
     });
     this.sessions.set(id, session);
+    if (request.clientId !== undefined) {
+      this.perClient.set(request.clientId, (this.perClient.get(request.clientId) ?? 0) + 1);
+      this.clientOf.set(session, request.clientId);
+    }
     this.record(session, 'created');
     if (hasSlot) {
       this.activate(session);
@@ -125,6 +145,7 @@ export class SessionManager {
     const session = this.sessions.get(id);
     if (!session) return false;
     this.sessions.delete(id);
+    this.forgetClient(session);
     const queueIndex = this.queue.indexOf(session);
     if (queueIndex >= 0) this.queue.splice(queueIndex, 1);
     else if (session.state === 'active') this.activeCount--;
@@ -134,15 +155,21 @@ export class SessionManager {
     return true;
   }
 
-  /** Deletes every session without ping or frame for `idleTimeoutMs`; returns their ids. */
+  /**
+   * Deletes every session without ping or frame for `idleTimeoutMs`, and every session older than
+   * `maxSessionDurationMs` (both close with reason "expired"); returns their ids.
+   */
   sweepIdle(): string[] {
     const now = this.options.clock.now();
-    const expired = [...this.sessions.values()]
-      .filter((session) => now - Math.max(session.lastPingMs, session.lastActivityMs) > this.options.idleTimeoutMs)
-      .map((session) => session.id);
-    for (const id of expired) this.delete(id, 'expired');
-    if (expired.length > 0) this.options.logger?.info({ count: expired.length }, 'idle sessions swept');
-    return expired;
+    const maxAgeMs = this.options.maxSessionDurationMs ?? 0;
+    const isIdle = (session: Session): boolean => now - Math.max(session.lastPingMs, session.lastActivityMs) > this.options.idleTimeoutMs;
+    const isTooOld = (session: Session): boolean => maxAgeMs > 0 && now - session.createdAtMs > maxAgeMs;
+    const idle = [...this.sessions.values()].filter(isIdle).map((session) => session.id);
+    const tooOld = [...this.sessions.values()].filter((session) => !isIdle(session) && isTooOld(session)).map((session) => session.id);
+    for (const id of [...idle, ...tooOld]) this.delete(id, 'expired');
+    if (idle.length > 0) this.options.logger?.info({ count: idle.length }, 'idle sessions swept');
+    if (tooOld.length > 0) this.options.logger?.info({ count: tooOld.length, maxSessionDurationMs: maxAgeMs }, 'sessions closed at their maximum duration');
+    return [...idle, ...tooOld];
   }
 
   /** The newest session of a user for a pair (evaluation routes). */
@@ -199,6 +226,7 @@ export class SessionManager {
     } catch (error) {
       this.options.logger?.error({ err: error, sessionId: session.id }, 'opening the engine stream failed');
       this.sessions.delete(session.id);
+      this.forgetClient(session);
       session.close('failed');
       this.record(session, 'failed');
       throw error;
@@ -217,7 +245,22 @@ export class SessionManager {
     }
   }
 
+  private forgetClient(session: Session): void {
+    const clientId = this.clientOf.get(session);
+    if (clientId === undefined) return;
+    this.clientOf.delete(session);
+    const count = this.perClient.get(clientId) ?? 0;
+    if (count <= 1) this.perClient.delete(clientId);
+    else this.perClient.set(clientId, count - 1);
+  }
+
   private record(session: Session, event: SessionEvent['event']): void {
-    this.historyLog.record({ sessionId: session.id, event, atMs: this.options.clock.now(), languagePair: session.languagePair });
+    const entry = { sessionId: session.id, event, atMs: this.options.clock.now(), languagePair: session.languagePair };
+    this.historyLog.record(entry);
+    try {
+      this.options.onEvent?.(entry);
+    } catch {
+      // An observer (metrics) must never break the session layer.
+    }
   }
 }
