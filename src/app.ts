@@ -12,8 +12,14 @@ import type { Logger } from 'pino';
 import type { ServerConfig } from './config/schema.ts';
 import type { TranslationEngine } from './inference/translation-engine.ts';
 import type { YoutubeDownloader } from './media/youtube-downloader.ts';
+import { installAdminGuard } from './plugins/admin-auth.ts';
 import domain from './plugins/domain.ts';
 import { installErrorHandlers } from './plugins/error-handler.ts';
+import { installInstanceRouting } from './plugins/instance-routing.ts';
+import metricsPlugin from './plugins/metrics.ts';
+import { installRateLimits } from './plugins/rate-limit.ts';
+import { refuseWhenSaturated } from './plugins/readiness.ts';
+import { ServerMetrics } from './plugins/server-metrics.ts';
 import { registerBodyParsers } from './plugins/request-params.ts';
 import { startWebSocketHeartbeat } from './plugins/ws-heartbeat.ts';
 import { parseQueryString } from './protocol/query-string.ts';
@@ -22,6 +28,7 @@ import { debugRoutes } from './routes/debug.ts';
 import { evaluationRoutes } from './routes/evaluation.ts';
 import { healthRoutes } from './routes/health.ts';
 import { mediaRoutes } from './routes/media.ts';
+import { opsRoutes } from './routes/ops.ts';
 import { sessionRoutes } from './routes/sessions.ts';
 import { staticRoutes } from './routes/static.ts';
 import { streamRoutes } from './routes/stream.ts';
@@ -59,8 +66,33 @@ export async function buildApp(config: ServerConfig, deps: AppDeps): Promise<Fas
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
-  installErrorHandlers(app);
+  installErrorHandlers(app, { retryAfterSeconds: config.limits.retryAfterSeconds });
   registerBodyParsers(app);
+
+  // Route guards are onRoute hooks: installed before any route, they attach to the routes they
+  // name wherever those are registered, so the route files stay free of cross-cutting checks.
+  const clock = deps.clock ?? systemClock;
+  const metrics = new ServerMetrics();
+  installAdminGuard(app, config.admin.token);
+  const { limits } = config;
+  const sessionBudget = { budget: 'sessions', rule: { perMinute: limits.initPerMinute, burst: limits.initBurst } };
+  installRateLimits(app, {
+    clock,
+    routes: {
+      '/init': sessionBudget,
+      '/load_model': sessionBudget,
+      '/download_youtube': { budget: 'downloads', rule: { perMinute: limits.downloadsPerMinute, burst: limits.downloadBurst } },
+    },
+    onLimited: (route) => metrics.limited(route),
+  });
+  if (limits.refuseInitWhenSaturated) {
+    const checkSaturation = refuseWhenSaturated(app);
+    app.addHook('onRoute', (route) => {
+      if (route.url !== '/init' && route.url !== '/load_model') return;
+      const existing = route.preHandler;
+      route.preHandler = existing === undefined ? [checkSaturation] : [checkSaturation, ...(Array.isArray(existing) ? existing : [existing])];
+    });
+  }
 
   const allowAnyOrigin = config.cors.origins.includes('*');
   await app.register(cors, {
@@ -80,7 +112,9 @@ export async function buildApp(config: ServerConfig, deps: AppDeps): Promise<Fas
       done();
     },
   });
-  await app.register(domain, { config, engine: deps.engine, clock: deps.clock ?? systemClock, runSweepTimer: runTimers });
+  await app.register(domain, { config, engine: deps.engine, clock, runSweepTimer: runTimers, onSessionEvent: (event) => metrics.sessionEvent(event) });
+  await app.register(metricsPlugin, { metrics });
+  installInstanceRouting(app, config.cluster.instanceTag);
   if (runTimers) startWebSocketHeartbeat(app, config.websocket.pingIntervalMs);
 
   await app.register(staticRoutes, { cwd });
@@ -90,6 +124,7 @@ export async function buildApp(config: ServerConfig, deps: AppDeps): Promise<Fas
   await app.register(debugRoutes);
   await app.register(evaluationRoutes);
   await app.register(clusterRoutes);
+  await app.register(opsRoutes);
   const sessions = app.sessions;
   await app.register(mediaRoutes, {
     testVideoDir: resolve(cwd, config.media.testVideoDir),

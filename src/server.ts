@@ -16,6 +16,7 @@ import { createEngine } from './inference/engine.ts';
 import { createLogger } from './logging.ts';
 import { createYoutubeDownloader } from './media/media-services.ts';
 import type { YoutubeDownloader } from './media/youtube-downloader.ts';
+import { DeviceMemoryProbe } from './plugins/device-memory-probe.ts';
 import { shutdownGracefully } from './plugins/graceful-shutdown.ts';
 
 function fail(message: string): number {
@@ -34,6 +35,15 @@ function writeDefaultConfig(path: string, cwd: string): number {
 
 function ensureFolders(config: ServerConfig, cwd: string): void {
   for (const dir of [config.paths.logsDir, config.paths.exportDir]) mkdirSync(resolve(cwd, dir), { recursive: true });
+}
+
+/** "engine.devices[1] (cuda:1): English -> Germn" for every group pair without a model. */
+function unservedGroupPairs(config: ServerConfig, served: readonly string[]): string[] {
+  return config.engine.devices.flatMap((group, index) =>
+    (group.languagePairs ?? [])
+      .filter((pair) => !served.includes(pair))
+      .map((pair) => `engine.devices[${index}] (${group.device}): "${pair}" (served: ${served.join(', ')})`),
+  );
 }
 
 function isAddressInUse(error: unknown): boolean {
@@ -68,15 +78,24 @@ async function main(argv: readonly string[]): Promise<number> {
   const { logger, logFile } = createLogger(config, cwd);
   logger.info({ logFile, host: config.server.host, port: config.server.port }, 'starting');
 
+  const memoryProbe = new DeviceMemoryProbe({ visibleDevices: config.engine.gpu.visibleDevices ?? [], logger });
+  memoryProbe.start(config.engine.devices.some((group) => group.device.startsWith('cuda:')));
   let engine;
   try {
-    engine = await createEngine(toEngineOptions(config, cwd, logger));
+    engine = await createEngine({ ...toEngineOptions(config, cwd, logger), freeMemoryBytes: (device) => memoryProbe.freeMemoryBytes(device) });
   } catch (error) {
+    memoryProbe.stop();
     logger.flush();
     if (isAppError(error)) return fail(`cannot load the models: ${error.message}`);
     throw error;
   }
-  logger.info({ languagePairs: engine.languagePairs() }, 'models loaded');
+  logger.info({ languagePairs: engine.languagePairs(), devices: engine.deviceLoads(), placement: config.engine.placement }, 'models loaded');
+  const unserved = unservedGroupPairs(config, engine.languagePairs().map((info) => info.languagePair));
+  if (unserved.length > 0) {
+    memoryProbe.stop();
+    await engine.close(0);
+    return fail(`device groups name language pairs no loaded model serves:\n${unserved.map((line) => `  - ${line}`).join('\n')}\nFix engine.devices[].languagePairs or engine.gpu.languagePairs (--gpu-language-map).`);
+  }
 
   let downloader: YoutubeDownloader | undefined;
   if (config.media.youtube.enabled) {
@@ -90,6 +109,7 @@ async function main(argv: readonly string[]): Promise<number> {
   } catch (error) {
     await app.close().catch(() => undefined);
     await engine.close(0);
+    memoryProbe.stop();
     await downloader?.close();
     if (isAddressInUse(error)) {
       return fail(`port ${config.server.port} on ${config.server.host} is already in use: stop the other server or choose another port with --port N`);
@@ -106,6 +126,7 @@ async function main(argv: readonly string[]): Promise<number> {
     isShuttingDown = true;
     logger.info({ signal }, 'signal received');
     void shutdownGracefully(app, { engine, graceMs: config.server.shutdownGraceMs })
+      .then(() => memoryProbe.stop())
       .then(() => downloader?.close())
       .finally(() => {
         logger.flush();

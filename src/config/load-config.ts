@@ -215,6 +215,9 @@ export function crossFieldProblems(config: ServerConfig, cores: number): string[
   if (streamHighWaterMs > streamMaxPendingMs) {
     problems.push(`engine.streamHighWaterMs (${streamHighWaterMs}) must be ≤ engine.streamMaxPendingMs (${streamMaxPendingMs})`);
   }
+  if (config.admin.allowFaultInjection && config.admin.token === null) {
+    problems.push('admin.allowFaultInjection needs admin.token: the fault drill route must never be open to everyone');
+  }
   const { maxBytes, cacheMaxBytes } = config.media.youtube;
   if (maxBytes > cacheMaxBytes) {
     problems.push(`media.youtube.maxBytes (${maxBytes}) must be ≤ media.youtube.cacheMaxBytes (${cacheMaxBytes}): a downloaded video must fit in the cache`);

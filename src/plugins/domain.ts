@@ -8,6 +8,7 @@ import fp from 'fastify-plugin';
 import type { ServerConfig } from '../config/schema.ts';
 import type { TranslationEngine } from '../inference/translation-engine.ts';
 import type { Clock } from '../sessions/clock.ts';
+import type { SessionEvent } from '../sessions/session-history.ts';
 import { SessionManager } from '../sessions/session-manager.ts';
 import { BatchingControl } from './batching-control.ts';
 
@@ -29,6 +30,8 @@ export interface DomainOptions {
   clock: Clock;
   /** False in tests that drive `sessions.sweepIdle()` themselves. */
   runSweepTimer: boolean;
+  /** Every session lifecycle event (metrics). */
+  onSessionEvent?: (event: SessionEvent) => void;
 }
 
 async function domainPlugin(app: FastifyInstance, options: DomainOptions): Promise<void> {
@@ -43,6 +46,10 @@ async function domainPlugin(app: FastifyInstance, options: DomainOptions): Promi
     defaultLatencyMultiplier: config.sessions.defaultLatencyMultiplier,
     maxSegmentsPerSession: config.evaluation.maxSegmentsPerSession,
     queuedAudioLimitMs: config.engine.streamMaxPendingMs,
+    instanceTag: config.cluster.instanceTag,
+    maxSessionsPerClient: config.limits.maxSessionsPerClient,
+    maxSessionDurationMs: config.limits.maxSessionDurationMs,
+    ...(options.onSessionEvent ? { onEvent: options.onSessionEvent } : {}),
     logger: app.log.child({ component: 'sessions' }),
   });
   app.decorate('appConfig', config);

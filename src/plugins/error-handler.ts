@@ -2,7 +2,9 @@
  * The HTTP half of the one error path: validation errors → 422 with a readable message and
  * FastAPI's `detail`; AppError → catalogue status and `{success:false, error, code}`; Fastify's
  * own 4xx (bad media type, body too large) keep their status; anything else → 500 with the
- * details logged, not shown. Unknown routes → 404 JSON.
+ * details logged, not shown. Unknown routes → 404 JSON. 429 and 503 replies carry Retry-After
+ * (the error's own `retryAfterSeconds` detail, else the configured default), so that clients and
+ * nginx back off instead of hammering an overloaded server.
  */
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
@@ -26,16 +28,29 @@ function isFastifyError(error: unknown): error is FastifyError {
   return error instanceof Error && 'code' in error;
 }
 
+function retryAfterOf(error: AppError, fallbackSeconds: number): number {
+  const value = error.details?.retryAfterSeconds;
+  return typeof value === 'number' && Number.isFinite(value) && value > 0 ? Math.ceil(value) : fallbackSeconds;
+}
+
+export interface ErrorHandlerOptions {
+  /** Retry-After on 429/503 replies whose error does not say (default 5). */
+  retryAfterSeconds?: number;
+}
+
 /** Installs the error and not-found handlers on `app` (call before registering routes). */
-export function installErrorHandlers(app: FastifyInstance): void {
+export function installErrorHandlers(app: FastifyInstance, options: ErrorHandlerOptions = {}): void {
+  const fallbackRetryAfter = options.retryAfterSeconds ?? 5;
   app.setErrorHandler((error: unknown, request, reply) => {
     if (isFastifyError(error) && error.validation) {
       const { status, body } = encodeValidationError(validationIssues(error));
       return reply.code(status).type('application/json').send(body);
     }
     if (isAppError(error)) {
-      if (error.status >= 500) request.log.error({ err: error, code: error.code }, 'request failed');
+      if (error.status >= 500 && error.status !== 503) request.log.error({ err: error, code: error.code }, 'request failed');
+      else if (error.status === 503 || error.status === 429) request.log.warn({ code: error.code }, 'request refused: overloaded or limited');
       const { status, body } = encodeHttpError(error);
+      if (status === 429 || status === 503) reply.header('Retry-After', String(retryAfterOf(error, fallbackRetryAfter)));
       return reply.code(status).type('application/json').send(body);
     }
     const statusCode = isFastifyError(error) && typeof error.statusCode === 'number' ? error.statusCode : 500;

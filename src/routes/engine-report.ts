@@ -5,6 +5,7 @@
  */
 import type { EngineStats, PhaseStats, TranslationEngine } from '../inference/translation-engine.ts';
 import type { BatchingControl } from '../plugins/batching-control.ts';
+import { deviceLoadsOf } from '../plugins/engine-extras.ts';
 import type { SessionManager } from '../sessions/session-manager.ts';
 
 function sumPhases(stats: EngineStats, pick: (phase: PhaseStats) => number): number {
@@ -47,6 +48,21 @@ export function rayStats(engine: TranslationEngine, batching: BatchingControl, s
     queueStats[name] = model.prefill.queueDepth + model.decode.queueDepth;
     gpuLoad[name] = (model.prefill.computeMsMean + model.decode.computeMsMean) / 1000;
   }
+  // Per device group (one per GPU with multi-GPU placement): where sessions are and how busy it is.
+  const deviceLoad: Record<string, unknown> = {};
+  for (const load of deviceLoadsOf(engine) ?? []) {
+    deviceLoad[load.device] = {
+      language_pairs: load.languagePairs,
+      open_streams: load.openStreams,
+      workers: load.workers,
+      live_workers: load.liveWorkers,
+      busy_workers: load.busyWorkers,
+      queue_depth: load.queueDepth,
+      batches_run: load.batchesRun,
+      restarts: load.restarts,
+      free_memory_bytes: load.freeMemoryBytes,
+    };
+  }
   return {
     global_stats: {
       total_requests: stats.chunksProcessed + stats.chunkErrors,
@@ -61,6 +77,7 @@ export function rayStats(engine: TranslationEngine, batching: BatchingControl, s
     },
     queue_stats: queueStats,
     gpu_load: gpuLoad,
+    device_load: deviceLoad,
     active_sessions: counts.active,
     config: batchingConfig(batching),
     engine: stats,

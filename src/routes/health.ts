@@ -1,6 +1,13 @@
-/** GET /health (spec §1.3.8) and POST /load_models (§1.3.10): always 200 JSON. */
+/**
+ * GET /health (spec §1.3.8) and POST /load_models (§1.3.10): always 200 JSON. With an admin
+ * token configured, /health shows the session list and engine statistics only to the operator
+ * (W11); everyone else gets the summary the page needs (status, counts, language pairs).
+ */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { isAdminRequest } from '../plugins/admin-auth.ts';
+import { deviceLoadsOf } from '../plugins/engine-extras.ts';
+import { assessReadiness } from '../plugins/readiness.ts';
 import { rayStats } from './engine-report.ts';
 import { publicSessionId } from './session-view.ts';
 
@@ -8,15 +15,34 @@ export const healthRoutes: FastifyPluginAsyncZod = async (app) => {
   const { engine, batching, sessions, clock } = app;
   const expose = app.appConfig.sessions.exposeSessionIds;
 
-  app.get('/health', { schema: { response: { 200: z.looseObject({ status: z.string(), time: z.number() }) } } }, async () => {
+  const token = app.appConfig.admin.token;
+
+  app.get('/health', { schema: { response: { 200: z.looseObject({ status: z.string(), time: z.number() }) } } }, async (request) => {
     const now = clock.now();
     const counts = sessions.counts();
-    return {
+    const loads = deviceLoadsOf(engine);
+    const summary = {
       status: sessions.admitting ? 'healthy' : 'shutting_down',
       time: Math.floor(now / 1000),
+      ready: assessReadiness({ engine, sessions, config: app.appConfig }).isReady,
       scheduler_available: true,
       active_sessions_count: counts.active,
       queued_sessions_count: counts.queued,
+      language_pairs: engine.languagePairs().map((info) => ({
+        language_pair: info.languagePair,
+        model: info.modelName,
+        device: info.device,
+        // A pair may be served by several device groups (multi-GPU); placement picks among them.
+        devices: loads ? loads.filter((load) => load.languagePairs.includes(info.languagePair)).map((load) => load.device) : [info.device],
+        provider: info.provider,
+        max_latency_multiplier: info.maxLatencyMultiplier,
+      })),
+      uptime_s: Math.round((now - app.startedAtMs) / 1000),
+      instance: app.appConfig.cluster.instanceTag,
+    };
+    if (!isAdminRequest(request, token)) return { ...summary, details: 'sessions and engine statistics need the admin token' };
+    return {
+      ...summary,
       active_sessions: sessions.list().map((session) => ({
         session_id: publicSessionId(session.id, expose),
         type: 'scheduler',
@@ -29,14 +55,6 @@ export const healthRoutes: FastifyPluginAsyncZod = async (app) => {
         created_at: session.createdAtMs / 1000,
         connected: session.hasSink,
       })),
-      language_pairs: engine.languagePairs().map((info) => ({
-        language_pair: info.languagePair,
-        model: info.modelName,
-        device: info.device,
-        provider: info.provider,
-        max_latency_multiplier: info.maxLatencyMultiplier,
-      })),
-      uptime_s: Math.round((now - app.startedAtMs) / 1000),
       ray_stats: rayStats(engine, batching, sessions),
     };
   });

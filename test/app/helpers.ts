@@ -84,13 +84,21 @@ export async function buildTestApp(t: TestContext, options: TestAppOptions = {})
   // A previous test of the file may have reconfigured the shared engine's batching.
   if (!dedicated) real.configureBatching(baselineBatching);
   const engine = new RecordingEngine(real);
-  const built = await buildOn(t, engine, options, async () => {
-    const leaked = engine.streams.filter((recorded) => !recorded.stream.isClosed).length;
+  const release = async (): Promise<void> => {
     if (dedicated) await dedicated.close(1_000);
     else real.configureBatching(baselineBatching);
-    if (leaked > 0) throw new Error(`${leaked} engine stream(s) were still open after app.close()`);
-  });
-  return { ...built, engine };
+  };
+  try {
+    const built = await buildOn(t, engine, options, async () => {
+      const leaked = engine.streams.filter((recorded) => !recorded.stream.isClosed).length;
+      await release();
+      if (leaked > 0) throw new Error(`${leaked} engine stream(s) were still open after app.close()`);
+    });
+    return { ...built, engine };
+  } catch (error) {
+    await release();
+    throw error;
+  }
 }
 
 /** Builds an app on the scripted engine (ordering/back-pressure tests only; see scripted-engine.ts). */
@@ -147,12 +155,13 @@ export function audioFrame(samples: number, seed = 1): Buffer {
   return frameOf(speech(samples, seed));
 }
 
-/** Collects text frames of a client socket; the waits give up (reject) after the hang guard. */
+/** Collects text frames of a client socket; a wait gives up (rejects) after the hang guard's silence. */
 export class FrameCollector {
   readonly frames: string[] = [];
   closeCode: number | null = null;
   closeReason = '';
   private waiters: { check: () => boolean; resolve: () => void }[] = [];
+  private lastEventMs = performance.now();
 
   constructor(socket: WebSocket) {
     socket.on('message', (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
@@ -192,10 +201,15 @@ export class FrameCollector {
 
   private waitUntil(check: () => boolean, what: string): Promise<void> {
     if (check()) return Promise.resolve();
-    return guarded(new Promise((resolve) => this.waiters.push({ check, resolve })), () => `${what}; frames so far: ${JSON.stringify(this.frames)}`);
+    return guarded(
+      new Promise((resolve) => this.waiters.push({ check, resolve })),
+      () => `${what}; frames so far: ${JSON.stringify(this.frames)}`,
+      () => this.lastEventMs,
+    );
   }
 
   private wake(): void {
+    this.lastEventMs = performance.now();
     const waiters = this.waiters;
     this.waiters = [];
     for (const waiter of waiters) {

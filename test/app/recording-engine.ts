@@ -24,6 +24,7 @@ export class RecordedStream {
   drains = 0;
   private streamValue: TranslationStream | undefined;
   private waiters: { count: number; resolve: () => void }[] = [];
+  private lastEventMs = performance.now();
 
   constructor(readonly languagePair: string) {}
 
@@ -41,7 +42,11 @@ export class RecordedStream {
   /** Resolves once `count` chunks have settled (translated or failed) since the stream opened. */
   settled(count: number): Promise<void> {
     if (this.settledCount >= count) return Promise.resolve();
-    return guarded(new Promise((resolve) => this.waiters.push({ count, resolve })), () => `${count} settled chunks of a ${this.languagePair} stream (have ${this.settledCount})`);
+    return guarded(
+      new Promise((resolve) => this.waiters.push({ count, resolve })),
+      () => `${count} settled chunks of a ${this.languagePair} stream (have ${this.settledCount})`,
+      () => this.lastEventMs,
+    );
   }
 
   /** Records every event, then forwards it to the session's own listener. */
@@ -69,6 +74,7 @@ export class RecordedStream {
   }
 
   private wake(): void {
+    this.lastEventMs = performance.now();
     const ready = this.waiters.filter((waiter) => this.settledCount >= waiter.count);
     this.waiters = this.waiters.filter((waiter) => this.settledCount < waiter.count);
     for (const waiter of ready) waiter.resolve();

@@ -1,19 +1,26 @@
 /**
  * Waiting helpers for server tests. node:test has no default timeout, so a wait for a frame that
- * never comes would stall the whole suite; every wait here gives up after `hangGuardMs` with a
- * message saying what it waited for. This is a hang guard, not a speed assertion: the limit is
- * far above anything a working server needs, even on a loaded CI machine.
+ * never comes would stall the whole suite; every wait here gives up once nothing has happened for
+ * `hangGuardMs`, with a message saying what it waited for. This is a hang guard, not a speed
+ * assertion: it measures silence (no frame, no chunk), and the limit is far above anything a
+ * working server needs, even for a large exported model on a loaded CI machine.
  */
-export const hangGuardMs = 30_000;
+export const hangGuardMs = 120_000;
 
-/** Resolves like `promise`; rejects with `describe()` if it has not settled within the hang guard. */
-export function guarded<T>(promise: Promise<T>, describe: () => string): Promise<T> {
+/**
+ * Resolves like `promise`; rejects with `describe()` once `lastProgressMs()` (a performance.now()
+ * time stamp, default: the start of the wait) is more than the hang guard ago.
+ */
+export function guarded<T>(promise: Promise<T>, describe: () => string, lastProgressMs?: () => number): Promise<T> {
+  const startedMs = performance.now();
   let timer: NodeJS.Timeout | undefined;
   const guard = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`gave up after ${hangGuardMs} ms waiting for ${describe()}`)), hangGuardMs);
-    timer.unref();
+    timer = setInterval(() => {
+      const silentMs = performance.now() - Math.max(startedMs, lastProgressMs?.() ?? startedMs);
+      if (silentMs > hangGuardMs) reject(new Error(`gave up after ${hangGuardMs} ms without progress waiting for ${describe()}`));
+    }, 1_000);
   });
-  return Promise.race([promise, guard]).finally(() => clearTimeout(timer));
+  return Promise.race([promise, guard]).finally(() => clearInterval(timer));
 }
 
 /** Polls `condition` until it holds (or the hang guard gives up). */

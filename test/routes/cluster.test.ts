@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { buildTestApp } from '../app/helpers.ts';
+import { referenceRun } from '../support/engine-fixtures.ts';
+import { buildTestApp, speech } from '../app/helpers.ts';
 
 interface RayStats {
   success: boolean;
@@ -8,14 +9,15 @@ interface RayStats {
 }
 
 test('GET /ray/stats answers 200 JSON with the Ray-shaped statistics of our batcher and workers', async (t) => {
-  const { app } = await buildTestApp(t);
+  const { app, engine } = await buildTestApp(t);
   const response = await app.inject({ method: 'GET', url: '/ray/stats' });
   assert.equal(response.statusCode, 200);
   assert.match(String(response.headers['content-type']), /^application\/json/);
   const body = response.json<RayStats>();
   assert.equal(body.success, true);
   assert.deepEqual(body.stats.config, { max_batch_size: 32, batch_timeout_ms: 100, enable_dynamic_batching: true, max_wait_ms_in_force: 100, max_queue_size: 1024 });
-  assert.ok('0' in body.stats.global_stats.gpu_utilization, 'worker ids are string keys');
+  const workerIds = engine.stats().workers.map((worker) => String(worker.id));
+  assert.deepEqual(Object.keys(body.stats.global_stats.gpu_utilization), workerIds, 'one entry per real worker, ids as string keys');
 });
 
 test('POST /ray/configure applies live changes from the query string or a JSON body', async (t) => {
@@ -33,6 +35,23 @@ test('POST /ray/configure applies live changes from the query string or a JSON b
   assert.equal(engine.batchingSettings().maxWaitMs, 25, 'the configured wait comes back');
 });
 
+test('a batch size set through /ray/configure is what the real batcher runs with', async (t) => {
+  const { app, engine } = await buildTestApp(t);
+  // Prefill items are one unit each (decode items count their beams), so prefill batch sizes are item counts.
+  const prefillHistogram = (): Record<string, number> => ({ ...engine.stats().models['tiny-en-zh']?.prefill.batchSizeHistogram });
+  const translateTogether = (): Promise<unknown> =>
+    Promise.all([1, 2, 3].map((seed) => referenceRun(engine.real, { languagePair: 'English -> Chinese', steps: [speech(30_720, seed)] })));
+  await translateTogether();
+  const together = prefillHistogram();
+  assert.ok(Object.keys(together).some((size) => Number(size) > 1), `precondition: concurrent streams share prefill batches (${JSON.stringify(together)})`);
+  const response = await app.inject({ method: 'POST', url: '/ray/configure?max_batch_size=1' });
+  assert.equal(response.statusCode, 200);
+  await translateTogether();
+  const after = prefillHistogram();
+  const grown = Object.keys(after).filter((size) => after[size] !== together[size]);
+  assert.deepEqual(grown, ['1'], `after max_batch_size=1 every new batch holds one item (${JSON.stringify(after)})`);
+});
+
 test('POST /ray/configure rejects values that would stop translation (max_batch_size=0) with 422', async (t) => {
   const { app, engine } = await buildTestApp(t);
   const response = await app.inject({ method: 'POST', url: '/ray/configure?max_batch_size=0' });
@@ -41,13 +60,30 @@ test('POST /ray/configure rejects values that would stop translation (max_batch_
   assert.equal(engine.batchingSettings().maxBatchSize, 32);
 });
 
+interface Triggers {
+  timeout_triggers: number;
+  batch_size_triggers: number;
+  idle_triggers: number;
+  total_dispatches: number;
+}
+
 test('GET /dynamic_schedule_stats and POST /configure_dynamic_schedule report and change the batcher', async (t) => {
   const { app, engine } = await buildTestApp(t);
-  const stats = await app.inject({ method: 'GET', url: '/dynamic_schedule_stats' });
-  const body = stats.json<{ success: boolean; stats: { enabled: boolean; triggers: { timeout_triggers: number; batch_size_triggers: number; total_dispatches: number } } }>();
-  assert.equal(body.success, true);
-  assert.equal(body.stats.enabled, true);
-  assert.deepEqual(body.stats.triggers, { timeout_triggers: 4, batch_size_triggers: 2, idle_triggers: 0, total_dispatches: 6 });
+  const triggers = async (): Promise<Triggers> => {
+    const stats = await app.inject({ method: 'GET', url: '/dynamic_schedule_stats' });
+    const body = stats.json<{ success: boolean; stats: { enabled: boolean; triggers: Triggers } }>();
+    assert.equal(body.success, true);
+    assert.equal(body.stats.enabled, true);
+    return body.stats.triggers;
+  };
+  const before = await triggers();
+  const translated = await referenceRun(engine.real, { languagePair: 'English -> German', steps: [speech(30_720, 4)] });
+  assert.equal(translated.length, 1);
+  const after = await triggers();
+  assert.ok(after.total_dispatches > before.total_dispatches, 'translating a chunk dispatched batches');
+  assert.equal(after.total_dispatches, after.timeout_triggers + after.batch_size_triggers + after.idle_triggers, 'every dispatch has one reason');
+  const batches = Object.values(engine.stats().models).reduce((sum, model) => sum + model.prefill.batches + model.decode.batches, 0);
+  assert.equal(after.total_dispatches, batches, 'the counts are the real batchers\'');
 
   const configured = await app.inject({ method: 'POST', url: '/configure_dynamic_schedule?enabled=true&wait_threshold_ms=50&max_batch_size=16' });
   assert.deepEqual(configured.json(), {

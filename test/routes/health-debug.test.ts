@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { buildTestApp, createSession } from '../app/helpers.ts';
+import { buildScriptedTestApp, buildTestApp, createSession } from '../app/helpers.ts';
 
 test('GET /health lists sessions with masked ids, inactive_for as a string, and the engine stats', async (t) => {
   const { app, clock } = await buildTestApp(t);
@@ -24,7 +24,7 @@ test('GET /health lists sessions with masked ids, inactive_for as a string, and 
   assert.equal(listed?.inactive_for, '12.3s');
   assert.equal(listed?.session_id, `${id.slice(0, -12)}************`, 'the secret part is masked (W11)');
   assert.ok(body.ray_stats.global_stats);
-  assert.equal(body.language_pairs.length, 4);
+  assert.equal(body.language_pairs.length, 4, 'the four default models');
 });
 
 test('sessions.exposeSessionIds shows full ids', async (t) => {
@@ -47,16 +47,19 @@ test('GET /debug/session_stats and /debug/session_history answer 200 JSON with l
 });
 
 test('POST /load_models reports the loaded pairs without reloading anything', async (t) => {
-  const { app } = await buildTestApp(t, { engine: { pairs: ['English -> Chinese', 'English -> Italian'] } });
+  const { app, engine } = await buildTestApp(t, { engine: { models: ['tiny-en-it', 'tiny-en-zh'] } });
+  const workersBefore = engine.stats().workers.map((worker) => [worker.id, worker.restarts]);
   const response = await app.inject({ method: 'POST', url: '/load_models' });
   assert.equal(response.statusCode, 200);
   const body = response.json<{ success: boolean; loaded_language_pairs: string[] }>();
   assert.equal(body.success, true);
-  assert.deepEqual(body.loaded_language_pairs, ['English -> Chinese', 'English -> Italian']);
+  assert.deepEqual([...body.loaded_language_pairs].sort(), ['English -> Chinese', 'English -> Italian']);
+  assert.deepEqual(engine.stats().workers.map((worker) => [worker.id, worker.restarts]), workersBefore, 'no worker was restarted');
 });
 
+// The real engine refuses to start without a model, so only the scripted engine can serve none.
 test('POST /load_models with no model loaded is still 200 JSON with success:false', async (t) => {
-  const { app } = await buildTestApp(t, { engine: { pairs: [] } });
+  const { app } = await buildScriptedTestApp(t, { scripted: { pairs: [] } });
   const response = await app.inject({ method: 'POST', url: '/load_models' });
   assert.equal(response.statusCode, 200);
   assert.equal(response.json<{ success: boolean }>().success, false);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { buildTestApp, createSession, pathId } from '../app/helpers.ts';
+import { buildTestApp, createSession, pathId, speech } from '../app/helpers.ts';
 
 interface InitBody {
   success?: boolean;
@@ -76,12 +76,16 @@ test('POST /init validation: missing fields and bad multipliers are 422 with a c
 });
 
 test('POST /init for a pair without a model answers 400 success:false naming the served pairs', async (t) => {
-  const { app } = await buildTestApp(t, { engine: { pairs: ['English -> Chinese'] } });
-  const response = await app.inject({ method: 'POST', url: '/init?agent_type=InfiniSST&language_pair=English+-%3E+German' });
+  const { app, engine } = await buildTestApp(t);
+  const response = await app.inject({ method: 'POST', url: '/init?agent_type=InfiniSST&language_pair=English+-%3E+French' });
   assert.equal(response.statusCode, 400);
   const body = response.json<{ success: boolean; error: string }>();
   assert.equal(body.success, false);
-  assert.match(body.error, /English -> German.*Served: English -> Chinese/);
+  const served = engine.languagePairs().map((pair) => pair.languagePair);
+  assert.deepEqual([...served].sort(), ['English -> Chinese', 'English -> German', 'English -> Italian', 'English -> Spanish'], 'the default models');
+  assert.match(body.error, /English -> French/);
+  assert.ok(body.error.endsWith(`Served: ${served.join(', ')}`), body.error);
+  assert.equal(engine.streams.length, 0, 'no engine stream was opened');
 });
 
 test('POST /init evaluation_mode follows the original string rule (true/1/yes/on, anything else false)', async (t) => {
@@ -145,7 +149,8 @@ test('POST /delete_session: query, JSON body and form body (sendBeacon) all work
   });
   assert.deepEqual(byMultipart.json(), { success: true });
   assert.equal(app.sessions.counts().total, 0);
-  assert.ok(engine.streams.every((stream) => stream.isClosed), 'engine state released');
+  assert.equal(engine.streams.length, 4);
+  assert.ok(engine.streams.every((recorded) => recorded.stream.isClosed), 'engine state released');
 
   const again = await app.inject({ method: 'POST', url: `/delete_session?${new URLSearchParams({ session_id: a })}` });
   assert.deepEqual(again.json(), { success: false, error: 'Invalid session ID' });
@@ -158,9 +163,15 @@ test('POST /delete_session: query, JSON body and form body (sendBeacon) all work
 test('POST /reset_translation clears the engine stream; unknown ids say "does not exist" in error and message', async (t) => {
   const { app, engine } = await buildTestApp(t);
   const id = await createSession(app);
+  const { stream } = engine.lastStream;
+  // 40 ms of audio: buffered in the engine stream, not yet a chunk.
+  app.sessions.get(id)?.pushAudio(speech(640, 3));
+  assert.equal(stream.receivedAudioMs, 40);
   const response = await app.inject({ method: 'POST', url: '/reset_translation', payload: { session_id: id } });
   assert.deepEqual(response.json(), { success: true, status: 'success', message: 'Session reset successfully', session_type: 'scheduler' });
-  assert.equal(engine.lastStream.resets, 1);
+  assert.equal(stream.receivedAudioMs, 0, 'the engine stream was reset');
+  assert.equal(stream.pendingAudioMs, 0);
+  assert.equal(stream.isClosed, false, 'reset keeps the stream');
   const unknown = await app.inject({ method: 'POST', url: '/reset_translation?session_id=gone' });
   const body = unknown.json<{ success: boolean; error: string; message: string }>();
   assert.equal(body.success, false);
@@ -173,11 +184,14 @@ test('POST /update_latency reaches the engine stream; out-of-range values are 42
   const id = await createSession(app);
   const response = await app.inject({ method: 'POST', url: `/update_latency?${new URLSearchParams({ session_id: id, latency_multiplier: '3' })}` });
   assert.equal(response.json<{ success: boolean }>().success, true);
-  assert.deepEqual(engine.lastStream.multiplierChanges, [3]);
+  const { stream } = engine.lastStream;
+  assert.equal(stream.latencyMultiplier, 3);
   const byBody = await app.inject({ method: 'POST', url: '/update_latency', payload: { session_id: id, latency_multiplier: 1 } });
   assert.equal(byBody.json<{ latency_multiplier: number }>().latency_multiplier, 1);
+  assert.equal(stream.latencyMultiplier, 1);
   const bad = await app.inject({ method: 'POST', url: `/update_latency?${new URLSearchParams({ session_id: id, latency_multiplier: '0' })}` });
   assert.equal(bad.statusCode, 422);
+  assert.equal(stream.latencyMultiplier, 1, 'a refused value changes nothing');
   const unknown = await app.inject({ method: 'POST', url: '/update_latency?session_id=x&latency_multiplier=2' });
   assert.deepEqual(unknown.json(), { success: false, error: 'Invalid session ID' });
 });

@@ -5,11 +5,18 @@ import { SessionManager } from '../../src/sessions/session-manager.ts';
 import { maskSessionId } from '../../src/sessions/session-id.ts';
 import type { AppError } from '../../src/errors.ts';
 import type { SessionSink, CloseReason } from '../../src/sessions/session.ts';
-import { FakeEngine } from '../app/fake-engine.ts';
+import type { TestContext } from 'node:test';
 import { ManualClock } from '../app/helpers.ts';
+import { RecordingEngine } from '../app/recording-engine.ts';
+import { sharedEngine } from '../app/shared-engine.ts';
+import { referenceRun, testAudio } from '../support/engine-fixtures.ts';
 
-function manager(options: { maxActive?: number; maxQueued?: number; engine?: FakeEngine; clock?: ManualClock } = {}) {
-  const engine = options.engine ?? new FakeEngine({ autoProcess: false });
+/**
+ * A SessionManager on the file's shared real engine (seen through a stream recorder). Every
+ * session is closed after the test, which must release every engine stream it opened.
+ */
+async function manager(t: TestContext, options: { maxActive?: number; maxQueued?: number; clock?: ManualClock } = {}) {
+  const engine = new RecordingEngine(await sharedEngine());
   const clock = options.clock ?? new ManualClock();
   const sessions = new SessionManager({
     engine,
@@ -21,6 +28,10 @@ function manager(options: { maxActive?: number; maxQueued?: number; engine?: Fak
     defaultLatencyMultiplier: 2,
     maxSegmentsPerSession: 100,
     queuedAudioLimitMs: 10_000,
+  });
+  t.after(() => {
+    sessions.closeAll();
+    assert.ok(engine.streams.every((recorded) => recorded.stream.isClosed), 'every engine stream was released');
   });
   return { sessions, engine, clock };
 }
@@ -55,8 +66,8 @@ class RecordingSink implements SessionSink {
 
 const request = { agentType: 'InfiniSST', languagePair: 'English -> Chinese', evaluationMode: false };
 
-test('ids keep the original shape with a 12-character random suffix; masking hides the suffix', () => {
-  const { sessions, clock } = manager();
+test('ids keep the original shape with a 12-character random suffix; masking hides the suffix', async (t) => {
+  const { sessions, clock } = await manager(t);
   const session = sessions.create({ ...request, clientId: 'client_k3j9' });
   assert.match(session.id, new RegExp(`^client_k3j9_English -> Chinese_${clock.now()}_[0-9a-z]{12}$`));
   assert.equal(maskSessionId(session.id), `${session.id.slice(0, -12)}************`);
@@ -65,8 +76,8 @@ test('ids keep the original shape with a 12-character random suffix; masking hid
   assert.equal(anonymous.userId, anonymous.id, 'user id = session id without client_id, as the original');
 });
 
-test('capacity: FIFO queue with 1-based positions, promotion on delete and on sweep, 503 when the queue is full', () => {
-  const { sessions, clock } = manager({ maxActive: 1, maxQueued: 2 });
+test('capacity: FIFO queue with 1-based positions, promotion on delete and on sweep, 503 when the queue is full', async (t) => {
+  const { sessions, clock } = await manager(t, { maxActive: 1, maxQueued: 2 });
   const a = sessions.create(request);
   const b = sessions.create(request);
   const c = sessions.create(request);
@@ -85,64 +96,81 @@ test('capacity: FIFO queue with 1-based positions, promotion on delete and on sw
   assert.deepEqual(sessions.counts(), { active: 1, queued: 0, total: 1 });
 });
 
-test('audio sent while queued is held, then handed to the stream on promotion', () => {
-  const { sessions, engine } = manager({ maxActive: 1 });
+test('audio sent while queued is held, then handed to the stream on promotion', async (t) => {
+  const { sessions, engine } = await manager(t, { maxActive: 1 });
+  const audio = testAudio(30_720, 9);
+  const [expected] = await referenceRun(engine.real, { languagePair: request.languagePair, steps: [audio] });
   const a = sessions.create(request);
   const b = sessions.create(request);
   const sink = new RecordingSink();
   b.attach(sink);
-  assert.equal(b.pushAudio(new Float32Array(30_720)), false, 'stop reading while queued');
+  assert.equal(b.pushAudio(audio), false, 'stop reading while queued');
+  assert.equal(engine.streams.length, 1, 'no engine stream while queued');
   sessions.delete(a.id);
   assert.deepEqual(sink.events, ['activated', 'resume']);
-  assert.equal(engine.lastStream.receivedAudioMs, 1920);
+  const recorded = engine.lastStream;
+  assert.equal(recorded.stream.receivedAudioMs, 1920);
+  await recorded.settled(1);
+  assert.equal(b.fullText, expected?.fullText, 'the held audio was translated as it was sent');
+  // Past the stream's hard limit of untranslated audio (60 s by default) a frame is refused whole.
   assert.throws(() => b.pushAudio(new Float32Array(16 * 70_000)), (error) => isAppError(error) && error.code === 'overloaded');
+  assert.equal(recorded.stream.receivedAudioMs, 1920);
 });
 
-test('closing releases the engine stream and tells the sink; unsupported pairs are refused', () => {
-  const { sessions, engine } = manager();
+test('closing releases the engine stream and tells the sink; unsupported pairs are refused', async (t) => {
+  const { sessions, engine } = await manager(t);
   const session = sessions.create(request);
   const sink = new RecordingSink();
   session.attach(sink);
+  const openBefore = engine.stats().openStreams;
   sessions.delete(session.id);
-  assert.equal(engine.lastStream.isClosed, true);
+  assert.equal(engine.lastStream.stream.isClosed, true);
+  assert.equal(engine.stats().openStreams, openBefore - 1, 'the engine counts the stream as released');
   assert.deepEqual(sink.events, ['closed:deleted']);
   assert.equal(sessions.get(session.id), undefined);
   assert.throws(() => sessions.create({ ...request, languagePair: 'English -> French' }), (error) => isAppError(error) && error.code === 'unsupportedLanguagePair');
 });
 
-test('text produced while the sink cannot send is delivered to the next sink', () => {
-  const { sessions, engine } = manager();
+test('text produced while the sink cannot send is delivered to the next sink', async (t) => {
+  const { sessions, engine } = await manager(t);
   const session = sessions.create(request);
   const closing = new RecordingSink();
   session.attach(closing);
-  session.pushAudio(new Float32Array(30_720));
+  session.pushAudio(testAudio(30_720, 10));
   closing.isOpen = false;
-  engine.lastStream.processNext();
+  await engine.lastStream.settled(1);
+  const text = engine.lastStream.stream.fullText;
+  assert.notEqual(text, '', 'precondition: the chunk adds text');
   const next = new RecordingSink();
   session.attach(next);
   session.deliverUndelivered();
   assert.deepEqual(closing.events, ['replaced']);
-  assert.deepEqual(next.events, ['text:w0']);
+  assert.deepEqual(next.events, [`text:${text}`]);
   session.deliverUndelivered();
-  assert.deepEqual(next.events, ['text:w0'], 'delivered once');
+  assert.deepEqual(next.events, [`text:${text}`], 'delivered once');
 });
 
-test('reset clears text and the engine stream; latency changes are validated against the model maximum', () => {
-  const { sessions, engine } = manager();
+test('reset clears text and the engine stream; latency changes are validated against the model maximum', async (t) => {
+  const { sessions, engine } = await manager(t);
   const session = sessions.create(request);
-  session.pushAudio(new Float32Array(30_720));
-  engine.lastStream.processNext();
-  assert.equal(session.fullText, 'w0');
+  session.pushAudio(testAudio(30_720 + 1_000, 11));
+  const { stream } = engine.lastStream;
+  await engine.lastStream.settled(1);
+  assert.notEqual(session.fullText, '', 'precondition: the chunk adds text');
+  assert.equal(session.fullText, stream.fullText);
   session.reset();
   assert.equal(session.fullText, '');
-  assert.equal(engine.lastStream.resets, 1);
+  assert.equal(stream.fullText, '');
+  assert.equal(stream.receivedAudioMs, 0, 'the buffered tail is dropped too');
   session.setLatencyMultiplier(4);
-  assert.deepEqual(engine.lastStream.multiplierChanges, [4]);
+  assert.equal(stream.latencyMultiplier, 4);
+  assert.equal(session.latencyMultiplier, 4);
   assert.throws(() => session.setLatencyMultiplier(5), (error) => isAppError(error) && error.code === 'validationFailed');
+  assert.equal(stream.latencyMultiplier, 4);
 });
 
-test('beginShutdown stops admitting and tells every attached sink', () => {
-  const { sessions } = manager();
+test('beginShutdown stops admitting and tells every attached sink', async (t) => {
+  const { sessions } = await manager(t);
   const session = sessions.create(request);
   const sink = new RecordingSink();
   session.attach(sink);
@@ -153,15 +181,18 @@ test('beginShutdown stops admitting and tells every attached sink', () => {
   assert.deepEqual(sessions.history().map((event) => event.event), ['created', 'activated', 'shutdown']);
 });
 
-test('evaluation switched on mid-stream attributes only text produced afterwards', () => {
-  const { sessions, engine } = manager();
+test('evaluation switched on mid-stream attributes only text produced afterwards', async (t) => {
+  const { sessions, engine } = await manager(t);
   const session = sessions.create(request);
-  session.pushAudio(new Float32Array(30_720));
-  engine.lastStream.processNext();
+  const recorded = engine.lastStream;
+  session.pushAudio(testAudio(30_720, 12));
+  await recorded.settled(1);
   session.enableEvaluation();
-  session.pushAudio(new Float32Array(30_720));
-  engine.lastStream.processNext();
+  session.pushAudio(testAudio(30_720, 13));
+  await recorded.settled(2);
+  const later = recorded.chunks[1]?.newText ?? '';
+  assert.ok(recorded.chunks[0]?.newText && later, 'precondition: both chunks add text');
   const stats = session.delays?.statistics(false);
-  assert.equal(stats?.total_characters, 2, '"w1" only');
+  assert.equal(stats?.total_characters, Array.from(later.replace(/\s/g, '')).length, 'the second chunk\'s characters only');
   assert.equal(stats?.segments, 1);
 });
