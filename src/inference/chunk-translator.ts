@@ -1,4 +1,5 @@
 import type { DynamicBatcher } from '../batching/dynamic-batcher.ts';
+import { AppError } from '../errors.ts';
 import type { DecodeItem, DecodeOutput, PrefillItem, PrefillOutput } from './batch-messages.ts';
 import { bestBeam, startBeams, stepBeams, type BeamSearchConfig, type Hypothesis } from './beam-search.ts';
 import { concatCaches, emptyCache, trimCache, type KvCache, type KvShape } from './kv-cache.ts';
@@ -57,8 +58,30 @@ export class ChunkTranslator {
     this.decoderShape = { layers: m.decoder.numLayers, heads: m.decoder.numKeyValueHeads, headDim: m.decoder.headDim };
   }
 
-  /** Translates one whole chunk. On failure the state's buffers may be lost (see isStateLost). */
-  async translate(key: string, state: ModelState, audio: Float32Array, multiplier: number, languagePair: string): Promise<ChunkTranslation> {
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private isDraining = false;
+
+  /**
+   * Translates one whole chunk. On failure the state's buffers may be lost (see isStateLost).
+   * Throws AppError('engineClosed') once `drain()` was called: a chunk is many batches, so it must
+   * not start when the batchers are about to close.
+   */
+  translate(key: string, state: ModelState, audio: Float32Array, multiplier: number, languagePair: string): Promise<ChunkTranslation> {
+    if (this.isDraining) return Promise.reject(new AppError('engineClosed', 'the engine is shutting down'));
+    const run = this.run(key, state, audio, multiplier, languagePair);
+    this.inFlight.add(run);
+    const forget = () => this.inFlight.delete(run);
+    run.then(forget, forget);
+    return run;
+  }
+
+  /** Refuses new chunks and resolves when every chunk in progress finished (its text delivered). */
+  async drain(): Promise<void> {
+    this.isDraining = true;
+    await Promise.allSettled([...this.inFlight]);
+  }
+
+  private async run(key: string, state: ModelState, audio: Float32Array, multiplier: number, languagePair: string): Promise<ChunkTranslation> {
     const m = this.pkg.manifest;
     const pair = m.languagePairs[languagePair];
     if (!pair) throw new Error(`model ${m.name} does not serve ${languagePair}`);

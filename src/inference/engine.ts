@@ -388,8 +388,17 @@ export class Engine implements TranslationEngine {
   async close(graceMs = 10_000): Promise<void> {
     if (this.isClosing) return;
     this.isClosing = true;
-    const drain = Promise.allSettled(this.groups.flatMap((g) => [...g.lanes.values()].map((l) => l.batcher.close())));
-    await Promise.race([drain, new Promise((r) => setTimeout(r, graceMs).unref())]);
+    const lanes = this.groups.flatMap((g) => [...g.lanes.values()]);
+    // Order: let chunks in progress finish all their decode steps (up to graceMs), then close the
+    // batchers (rejecting whatever is still queued), then the workers.
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, graceMs);
+      timer.unref();
+    });
+    await Promise.race([Promise.allSettled(lanes.map((l) => l.translator.drain())), grace]);
+    clearTimeout(timer);
+    await Promise.allSettled(lanes.map((l) => l.batcher.close()));
     await Promise.allSettled(this.groups.map((g) => g.pool.close()));
   }
 }

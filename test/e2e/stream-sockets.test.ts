@@ -147,11 +147,9 @@ test('graceful shutdown during an active real stream: clients are told, finished
   assert.throws(() => engine.openStream({ languagePair: 'English -> Chinese', latencyMultiplier: 2 }), (error) => isAppError(error) && error.code === 'engineClosed');
 });
 
-// Known gap, see the report of this change: engine.close() drains the running *batch*, but a chunk
-// is a prefill plus many decode steps, and the closed batcher refuses the remaining steps, so a
-// chunk caught mid-decode fails with engineClosed and its text is never sent. Remove `todo` once
-// the engine drains chunks in progress.
-test('graceful shutdown lets a chunk that is mid-decode finish and sends its text', { todo: 'engine.close() drains batches, not chunks in progress' }, async (t) => {
+// A chunk is a prefill plus many decode steps: engine.close() must drain chunks in progress, not
+// only the batch running at that moment, or the chunk's text is lost.
+test('graceful shutdown lets a chunk that is mid-decode finish and sends its text', async (t) => {
   const { app, engine } = await buildTestApp(t, { engine: {} });
   const host = await listen(app);
   const { socket, frames } = await open(t, host, await createSession(app));
