@@ -64,7 +64,7 @@ test('caches concatenate, trim keeping the prefix, and pack/unpack with padding'
   const packed = packPast(shape, [[a], [b]]);
   assert.equal(packed.pastLen, 3);
   assert.deepEqual(packed.lengths, [3, 1]);
-  assert.deepEqual([...packed.nth(keys, 0)], [1, 1, 2, 2, 3, 3, 4, 4, 0, 0, 0, 0]);
+  assert.deepEqual([...nth(packed.keys, 0)], [1, 1, 2, 2, 3, 3, 4, 4, 0, 0, 0, 0]);
   // present = packed past + one new slot per row; row 1 keeps its 1 real past slot + the new one.
   const keys = Float32Array.from([1, 1, 2, 2, 3, 3, 9, 9, 4, 4, 0, 0, 0, 0, 8, 8]);
   const row = unpackRow(shape, { keys: [keys], values: [keys], total: 4 }, 1, { from: 0, count: 1 }, 3, 1);
