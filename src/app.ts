@@ -18,7 +18,7 @@ import { installErrorHandlers } from './plugins/error-handler.ts';
 import { installInstanceRouting } from './plugins/instance-routing.ts';
 import metricsPlugin from './plugins/metrics.ts';
 import { installRateLimits } from './plugins/rate-limit.ts';
-import { refuseWhenSaturated } from './plugins/readiness.ts';
+import { installAdmissionGuard } from './plugins/readiness.ts';
 import { ServerMetrics } from './plugins/server-metrics.ts';
 import { registerBodyParsers } from './plugins/request-params.ts';
 import { startWebSocketHeartbeat } from './plugins/ws-heartbeat.ts';
@@ -85,14 +85,7 @@ export async function buildApp(config: ServerConfig, deps: AppDeps): Promise<Fas
     },
     onLimited: (route) => metrics.limited(route),
   });
-  if (limits.refuseInitWhenSaturated) {
-    const checkSaturation = refuseWhenSaturated(app);
-    app.addHook('onRoute', (route) => {
-      if (route.url !== '/init' && route.url !== '/load_model') return;
-      const existing = route.preHandler;
-      route.preHandler = existing === undefined ? [checkSaturation] : [checkSaturation, ...(Array.isArray(existing) ? existing : [existing])];
-    });
-  }
+  if (limits.refuseInitWhenSaturated) installAdmissionGuard(app, ['/init', '/load_model']);
 
   const allowAnyOrigin = config.cors.origins.includes('*');
   await app.register(cors, {

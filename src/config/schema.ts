@@ -110,8 +110,13 @@ export const serverConfigSchema = z.strictObject({
       retryAfterSeconds: positiveInt.max(3600).default(5),
       /** /init answers 503 while the server is saturated (see /readyz) instead of queueing more work. */
       refuseInitWhenSaturated: z.boolean().default(true),
-      /** Saturated = some batch queue holds at least this fraction of engine.batching.maxQueueSize. */
+      /** Saturated = some batch queue holds at least this fraction of engine.batching.maxQueueSize… */
       saturationQueueFraction: z.number().finite().min(0.1).max(1).default(0.9),
+      /**
+       * … or at least half of the active sessions hold more than this much untranslated audio: the
+       * engine is not keeping up (0 = off). Untranslated audio is the lag the next chunk will see.
+       */
+      saturationLagMs: z.number().int().min(0).default(10_000),
     })
     .prefault({}),
   cluster: z

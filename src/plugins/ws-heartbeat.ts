@@ -15,6 +15,13 @@ export function startWebSocketHeartbeat(app: FastifyInstance, intervalMs: number
   });
   const timer = setInterval(() => {
     for (const socket of app.websocketServer.clients) {
+      // A socket paused for back-pressure reads nothing, its peer's pongs included: it is not
+      // dead, only slowed down (found by the load test, which saw healthy streams cut with 1006).
+      // A peer that really vanished is still caught by the session idle sweep.
+      if (socket.isPaused) {
+        isAlive.set(socket, true);
+        continue;
+      }
       if (isAlive.get(socket) === false) {
         socket.terminate();
         continue;

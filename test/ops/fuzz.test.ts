@@ -45,7 +45,9 @@ async function fuzzHttp(server: RunningServer, random: Random, ids: string[], fi
       let response: Response;
       try {
         response = await fetch(`${server.baseUrl}${request.path}`, {
-          method: request.method, headers: request.headers, ...(request.body !== undefined ? { body: request.body } : {}),
+          method: request.method,
+          headers: request.headers,
+          ...(request.body !== undefined ? { body: typeof request.body === 'string' ? request.body : new Blob([new Uint8Array(request.body)]) } : {}),
         });
       } catch (error) {
         // The client refused to send it (e.g. an invalid URL): not an input the server saw.
@@ -87,7 +89,7 @@ async function fuzzRaw(server: RunningServer, random: Random, findings: Findings
   }
 }
 
-async function fuzzWebSocket(t: Parameters<typeof startServer>[0], server: RunningServer, random: Random, findings: Findings): Promise<StreamClient[]> {
+async function fuzzWebSocket(t: Parameters<typeof startServer>[0], server: RunningServer, random: Random, findings: Findings): Promise<{ ids: string[]; clients: StreamClient[] }> {
   const ids = await Promise.all(Array.from({ length: 6 }, () => createSession(server.baseUrl)));
   const clients: StreamClient[] = [];
   const connect = async (id: string): Promise<StreamClient> => {
@@ -124,7 +126,7 @@ async function fuzzWebSocket(t: Parameters<typeof startServer>[0], server: Runni
   for (const client of clients) {
     if (client.closeCode !== null && ![1000, 1007, 4000, 4003].includes(client.closeCode)) note(findings, `socket closed with ${client.closeCode}`);
   }
-  return live;
+  return { ids, clients: live };
 }
 
 test('10,000 malformed inputs: no crash, only clean 4xx or ERROR: replies, no stalled session, memory bounded', { timeout: 240_000 }, async (t) => {
@@ -133,6 +135,11 @@ test('10,000 malformed inputs: no crash, only clean 4xx or ERROR: replies, no st
       // Generous limits, so that the fuzz reaches session creation and not only the limiter.
       limits: { initPerMinute: 1_000_000, initBurst: 1_000_000 },
       sessions: { maxActiveSessions: 32, maxQueuedSessions: 16 },
+      // Tagged ids: mutated ids with foreign tags exercise the scale-out routing check too.
+      cluster: { instanceTag: 'fz' },
+      // A small untranslated-audio bound: the fuzz hits back-pressure and the overload refusal,
+      // and what is left to translate at the end stays small.
+      engine: { streamHighWaterMs: 6_000, streamMaxPendingMs: 8_000 },
     },
   });
   const random = new Random(seed);
@@ -153,8 +160,12 @@ test('10,000 malformed inputs: no crash, only clean 4xx or ERROR: replies, no st
   // Fuzzed reconfiguration may have changed batching: restore it before judging liveness.
   server.engine.configureBatching({ maxBatchSize: 32, maxWaitMs: 5 });
   // No stalled session: every fuzzed socket still finishes its stream.
-  for (const client of live) {
-    if (client.socket.readyState === WebSocket.OPEN) await client.finish();
+  // No stalled session: every fuzzed session (reconnected if its socket was closed by a protocol
+  // violation) still finishes its stream.
+  for (const [index, id] of live.ids.entries()) {
+    const current = live.clients[index];
+    const client = current && current.socket.readyState === WebSocket.OPEN ? current : await StreamClient.open(t, server.baseUrl, id);
+    await client.finish();
   }
   // The server still serves: health, readiness, and a fresh session translating speech.
   assert.equal((await fetch(`${server.baseUrl}/health`)).status, 200);

@@ -163,13 +163,13 @@ export function httpRequest(random: Random, ids: readonly string[]): FuzzRequest
 export function wsFrame(random: Random): { data: Buffer | string; isBinary: boolean } {
   const roll = random.next();
   if (roll < 0.45) {
-    const samples = random.pick([0, 1, 7, 960, 4_000, 15_360, 30_720]);
+    const samples = random.pick([0, 1, 7, 160, 960, 960, 4_000, 15_360]);
     const floats = new Float32Array(samples);
     for (let i = 0; i < samples; i++) floats[i] = random.chance(0.01) ? random.pick([Number.NaN, Infinity, -Infinity, 1e30]) : random.next() * 2 - 1;
     return { data: Buffer.from(floats.buffer), isBinary: true };
   }
   if (roll < 0.6) return { data: random.bytes(random.pick([1, 2, 3, 5, 6, 7, 9, 4_001, 10_003])), isBinary: true };
-  if (roll < 0.62) return { data: random.bytes(random.int(125_000, 131_072) * 4), isBinary: true };
+  if (roll < 0.61) return { data: random.bytes(random.int(122_000, 131_072) * 4), isBinary: true };
   if (roll < 0.8) return { data: random.pick(['EOF', 'LATENCY:2', 'LATENCY:1', 'LATENCY:0', 'LATENCY:99', 'LATENCY:abc', 'LATENCY:', 'LATENCY:-3', 'eof', 'PING', '']), isBinary: false };
   let text = '';
   for (let i = random.int(0, 200); i > 0; i--) text += String.fromCodePoint(random.int(0x20, 0x2ffff));

@@ -1,0 +1,250 @@
+/**
+ * Load test against a running server, with sessions made the way the page makes them: POST /init
+ * with query parameters, a /wss socket, POST /ping every 5 s, binary frames of 15 360 × m float32
+ * samples, paced at `--speed` × real time, speech looped from a WAV file (default: the five
+ * sentences in samples/eval/wav). At the end each session sends EOF and waits for
+ * PROCESSING_COMPLETE.
+ *
+ *   npm run load -- --url http://127.0.0.1:8000 --sessions 50 --speed 1 --seconds 60
+ *     [--pair "English -> German"] [--multiplier 2] [--wav FILE] [--ramp-seconds N]
+ *
+ * Prints: frame-to-text lag percentiles (server side, every chunk: from /metrics), the drain time
+ * after the last frame per session (client side), ping round trips, errors, sessions without
+ * output, the server's RSS and the load average. Exits 1 if any session failed.
+ */
+import { readFile } from 'node:fs/promises';
+import { loadavg } from 'node:os';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import WebSocket from 'ws';
+import { decodeWav } from '../src/evaluation/wav.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    url: { type: 'string', default: 'http://127.0.0.1:8000' },
+    sessions: { type: 'string', default: '10' },
+    speed: { type: 'string', default: '1' },
+    seconds: { type: 'string', default: '30' },
+    pair: { type: 'string', default: 'English -> German' },
+    multiplier: { type: 'string', default: '2' },
+    wav: { type: 'string' },
+    'ramp-seconds': { type: 'string' },
+    'drain-timeout-seconds': { type: 'string', default: '120' },
+  },
+});
+const baseUrl = (args.url ?? '').replace(/\/$/, '');
+const sessionCount = Number(args.sessions);
+const speed = Number(args.speed);
+const seconds = Number(args.seconds);
+const multiplier = Number(args.multiplier);
+const rampMs = 1000 * Number(args['ramp-seconds'] ?? Math.min(10, seconds / 4));
+const drainTimeoutMs = 1000 * Number(args['drain-timeout-seconds']);
+const frameSamples = 15_360 * multiplier;
+const frameIntervalMs = (frameSamples / 16) / speed;
+for (const [name, value] of Object.entries({ sessionCount, speed, seconds, multiplier, rampMs })) {
+  if (!Number.isFinite(value) || value < 0 || (name !== 'rampMs' && value === 0)) throw new Error(`invalid --${name}: ${value}`);
+}
+
+interface SessionResult {
+  id: string | null;
+  framesSent: number;
+  textFrames: number;
+  errorFrames: string[];
+  failure: string | null;
+  drainMs: number | null;
+  pingsMs: number[];
+  closeCode: number | null;
+  /** Still translating its backlog when the drain timeout ended (not an error: the server is behind). */
+  isDrainTimedOut: boolean;
+}
+
+async function speechAudio(): Promise<Float32Array> {
+  const files = args.wav ? [resolve(args.wav)] : ['01-weather', '02-coffee', '03-train', '04-latency', '05-thanks'].map((n) => resolve('samples/eval/wav', `${n}.wav`));
+  const parts = await Promise.all(files.map(async (file) => {
+    const wav = decodeWav(await readFile(file));
+    if (wav.sampleRateHz !== 16_000) throw new Error(`${file}: ${wav.sampleRateHz} Hz; 16 kHz mono is needed (sox in.wav -r 16000 -c 1 out.wav)`);
+    return wav.samples;
+  }));
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
+}
+
+async function post(path: string, query: Record<string, string>): Promise<Record<string, unknown>> {
+  const response = await fetch(`${baseUrl}${path}?${new URLSearchParams(query)}`, { method: 'POST' });
+  const body = (await response.json().catch(() => ({}))) as Record<string, unknown>;
+  if (!response.ok) throw new Error(`${path}: HTTP ${response.status} ${JSON.stringify(body).slice(0, 200)}`);
+  return body;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function runSession(index: number, audio: Float32Array): Promise<SessionResult> {
+  const result: SessionResult = { id: null, framesSent: 0, textFrames: 0, errorFrames: [], failure: null, drainMs: null, pingsMs: [], closeCode: null, isDrainTimedOut: false };
+  await sleep((rampMs * index) / Math.max(1, sessionCount));
+  let pinger: NodeJS.Timeout | undefined;
+  let socket: WebSocket | undefined;
+  try {
+    const init = await post('/init', { agent_type: 'InfiniSST', language_pair: args.pair ?? '', latency_multiplier: String(multiplier), client_id: `load_${index}_${Date.now().toString(36)}` });
+    const id = init.session_id;
+    if (typeof id !== 'string') throw new Error(`/init: ${JSON.stringify(init).slice(0, 200)}`);
+    result.id = id;
+    const ping = async (): Promise<void> => {
+      const startedAt = performance.now();
+      try {
+        await post('/ping', { session_id: id });
+        result.pingsMs.push(performance.now() - startedAt);
+      } catch (error) {
+        result.errorFrames.push(`ping: ${String(error)}`);
+      }
+    };
+    void ping();
+    pinger = setInterval(() => void ping(), 5_000);
+    const ws = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}/wss/${id}`);
+    socket = ws;
+    let onComplete: (() => void) | undefined;
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      if (isBinary) return;
+      const text = data.toString();
+      if (text.startsWith('ERROR:')) result.errorFrames.push(text);
+      else if (text.startsWith('PROCESSING_COMPLETE')) onComplete?.();
+      else if (!/^(READY|INITIALIZING|LATENCY_UPDATED):/.test(text)) result.textFrames++;
+    });
+    const closed = new Promise<void>((done) => ws.on('close', (code) => {
+      result.closeCode = code;
+      done();
+    }));
+    await new Promise<void>((done, fail) => {
+      ws.once('open', () => done());
+      ws.once('error', fail);
+    });
+    const startedAt = performance.now();
+    const totalFrames = Math.max(1, Math.round((seconds * 1000 * speed) / (frameSamples / 16)));
+    for (let frame = 0; frame < totalFrames; frame++) {
+      const due = startedAt + frame * frameIntervalMs;
+      const wait = due - performance.now();
+      if (wait > 0) await sleep(wait);
+      if (ws.readyState !== WebSocket.OPEN) throw new Error(`socket closed early (${result.closeCode ?? 'no code'})`);
+      const chunk = new Float32Array(frameSamples);
+      const offset = (frame * frameSamples) % audio.length;
+      chunk.set(audio.subarray(offset, offset + frameSamples));
+      if (offset + frameSamples > audio.length) chunk.set(audio.subarray(0, offset + frameSamples - audio.length), audio.length - offset);
+      ws.send(chunk);
+      result.framesSent++;
+    }
+    const eofAt = performance.now();
+    const complete = new Promise<void>((done) => (onComplete = done));
+    ws.send('EOF');
+    let drainTimer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<boolean>((done) => (drainTimer = setTimeout(() => done(false), drainTimeoutMs)));
+    const isComplete = await Promise.race([complete.then(() => true), closed.then(() => false), timedOut]);
+    clearTimeout(drainTimer);
+    if (isComplete) result.drainMs = performance.now() - eofAt;
+    else if (ws.readyState === WebSocket.OPEN) result.isDrainTimedOut = true;
+    else throw new Error(`socket closed before PROCESSING_COMPLETE (${result.closeCode ?? 'no code'})`);
+    ws.close();
+  } catch (error) {
+    result.failure = error instanceof Error ? error.message : String(error);
+  } finally {
+    clearInterval(pinger);
+    socket?.terminate();
+    if (result.id !== null) await post('/delete_session', { session_id: result.id }).catch(() => undefined);
+  }
+  return result;
+}
+
+/** Sums a Prometheus histogram's buckets over all label sets: le → cumulative count. */
+function histogram(metrics: string, name: string): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const line of metrics.split('\n')) {
+    if (!line.startsWith(`${name}_bucket{`)) continue;
+    const le = /le="([^"]+)"/.exec(line)?.[1];
+    const value = Number(line.slice(line.lastIndexOf(' ') + 1));
+    if (le === undefined) continue;
+    const bound = le === '+Inf' ? Infinity : Number(le);
+    out.set(bound, (out.get(bound) ?? 0) + value);
+  }
+  return out;
+}
+
+function gauge(metrics: string, name: string): number | null {
+  const line = metrics.split('\n').find((l) => l.startsWith(`${name} `));
+  return line ? Number(line.slice(name.length + 1)) : null;
+}
+
+/** Quantile of (after − before) bucket counts, interpolated linearly inside the bucket. */
+function histogramQuantile(before: Map<number, number>, after: Map<number, number>, q: number): number | null {
+  const bounds = [...after.keys()].sort((a, b) => a - b);
+  const counts = bounds.map((b) => (after.get(b) ?? 0) - (before.get(b) ?? 0));
+  const total = counts[counts.length - 1] ?? 0;
+  if (total <= 0) return null;
+  const rank = q * total;
+  let lower = 0;
+  let lowerCount = 0;
+  for (const [i, bound] of bounds.entries()) {
+    const count = counts[i] ?? 0;
+    if (count >= rank) return bound === Infinity ? lower : lower + ((bound - lower) * (rank - lowerCount)) / Math.max(1, count - lowerCount);
+    lower = bound;
+    lowerCount = count;
+  }
+  return lower;
+}
+
+function percentile(values: number[], q: number): number | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? null;
+}
+
+const fmt = (value: number | null, unit = 'ms', digits = 0): string => (value === null ? 'n/a' : `${value.toFixed(digits)} ${unit}`);
+
+async function scrape(): Promise<string> {
+  return (await fetch(`${baseUrl}/metrics`)).text();
+}
+
+async function main(): Promise<void> {
+  const audio = await speechAudio();
+  const loadBefore = loadavg();
+  const metricsBefore = await scrape();
+  let peakRss = gauge(metricsBefore, 'process_resident_memory_bytes') ?? 0;
+  const sampler = setInterval(() => {
+    void scrape().then((text) => (peakRss = Math.max(peakRss, gauge(text, 'process_resident_memory_bytes') ?? 0)), () => undefined);
+  }, 5_000);
+  console.log(`load: ${sessionCount} sessions × ${seconds} s of audio at ${speed}× real time (m=${multiplier}, ${frameSamples} samples/frame) → ${baseUrl}`);
+  const startedAt = performance.now();
+  const results = await Promise.all(Array.from({ length: sessionCount }, (_, i) => runSession(i, audio)));
+  clearInterval(sampler);
+  const elapsedS = (performance.now() - startedAt) / 1000;
+  const metricsAfter = await scrape();
+  const lagBefore = histogram(metricsBefore, 'infinisst_chunk_lag_seconds');
+  const lagAfter = histogram(metricsAfter, 'infinisst_chunk_lag_seconds');
+  const chunks = (lagAfter.get(Infinity) ?? 0) - (lagBefore.get(Infinity) ?? 0);
+  const failed = results.filter((r) => r.failure !== null);
+  const behind = results.filter((r) => r.isDrainTimedOut);
+  const silent = results.filter((r) => r.failure === null && r.textFrames === 0);
+  const errors = results.flatMap((r) => r.errorFrames);
+  const drains = results.flatMap((r) => (r.drainMs === null ? [] : [r.drainMs]));
+  const pings = results.flatMap((r) => r.pingsMs);
+  const rss = gauge(metricsAfter, 'process_resident_memory_bytes');
+  const q = (x: number): string => fmt((histogramQuantile(lagBefore, lagAfter, x) ?? NaN) * 1000);
+  console.log(`done in ${elapsedS.toFixed(1)} s; ${results.reduce((n, r) => n + r.framesSent, 0)} frames sent, ${chunks} chunks translated (${(chunks / elapsedS).toFixed(1)}/s)`);
+  console.log(`frame-to-text lag (server, every chunk): p50 ${q(0.5)}, p90 ${q(0.9)}, p99 ${q(0.99)}`);
+  console.log(`drain after the last frame (client, per session): p50 ${fmt(percentile(drains, 0.5))}, p90 ${fmt(percentile(drains, 0.9))}, max ${fmt(percentile(drains, 1))}` +
+    (behind.length > 0 ? `; ${behind.length} sessions still behind after --drain-timeout-seconds ${drainTimeoutMs / 1000}` : ''));
+  console.log(`ping round trip: p50 ${fmt(percentile(pings, 0.5), 'ms', 1)}, p99 ${fmt(percentile(pings, 0.99), 'ms', 1)}`);
+  console.log(`sessions: ${sessionCount - failed.length} ok, ${failed.length} failed, ${silent.length} without output; ${results.reduce((n, r) => n + r.textFrames, 0)} text frames; ${errors.length} errors`);
+  for (const failure of failed.slice(0, 5)) console.log(`  failed: ${failure.failure ?? ''}`);
+  for (const error of [...new Set(errors)].slice(0, 5)) console.log(`  error: ${error.slice(0, 160)}`);
+  console.log(`server RSS: ${fmt(rss === null ? null : rss / 2 ** 20, 'MiB')} at the end, ${fmt(peakRss / 2 ** 20, 'MiB')} peak (sampled every 5 s)`);
+  console.log(`load average (1/5/15 min): before ${loadBefore.map((x) => x.toFixed(2)).join(' ')}, after ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  if (failed.length > 0) process.exitCode = 1;
+}
+
+main().catch((error: unknown) => {
+  console.error(`load: ${error instanceof Error ? error.message : String(error)}`);
+  process.exitCode = 1;
+});
