@@ -93,7 +93,7 @@ export function helpText(): string {
   ];
   for (const spec of settingsTable) {
     const names = [spec.flag, ...(spec.flagAliases ?? [])].map((flag) => `--${flag}`).join(', ');
-    const valueName = spec.kind === 'boolean' ? '[BOOL]' : spec.kind === 'list' ? 'A,B' : spec.kind === 'string' ? 'TEXT' : 'N';
+    const valueName = spec.kind === 'boolean' ? '[BOOL]' : spec.kind === 'list' ? 'A,B' : spec.kind === 'string' ? 'TEXT' : spec.kind === 'json' ? 'JSON' : 'N';
     const left = `  ${names} ${valueName}`;
     const envs = [...(spec.envAliases ?? []), envNameOf(spec.flag)].join(', ');
     lines.push(`${left.padEnd(31)}${spec.description}`, `${''.padEnd(31)}env: ${envs}`);

@@ -1,6 +1,6 @@
 /**
  * Logger construction: pino to stdout (pretty on a TTY) and to
- * `logs/ray_infinisst_api_<timestamp>.log`. Speech content is logged only under the `transcript`
+ * `logs/ray_infinisst_api_<timestamp>_<pid>.log`. Speech content is logged only under the `transcript`
  * key, which is redacted unless the operator opts in (`logging.logTranscripts`).
  */
 import { mkdirSync } from 'node:fs';
@@ -47,7 +47,9 @@ export function createLogger(config: ServerConfig, cwd: string, now = new Date()
   if (config.logging.toFile && config.logging.level !== 'silent') {
     const dir = resolve(cwd, config.paths.logsDir);
     mkdirSync(dir, { recursive: true });
-    logFile = join(dir, `ray_infinisst_api_${timestampForFileName(now)}.log`);
+    // The pid keeps two instances started in the same second on one node apart; the name still
+    // matches the original's `logs/ray_infinisst_api_*.log`.
+    logFile = join(dir, `ray_infinisst_api_${timestampForFileName(now)}_${process.pid}.log`);
     streams.push({ level: config.logging.level, stream: pino.destination({ dest: logFile, sync: false, mkdir: true }) });
   }
   const logger = pino(loggerOptions(config), pino.multistream(streams));

@@ -71,7 +71,7 @@ export const serverConfigSchema = z.strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
       /** "auto" = pretty when stdout is a TTY. */
       pretty: z.enum(['auto', 'always', 'never']).default('auto'),
-      /** Also write logs/ray_infinisst_api_<timestamp>.log. */
+      /** Also write logs/ray_infinisst_api_<timestamp>_<pid>.log. */
       toFile: z.boolean().default(true),
       /** Transcripts and translations are personal data: redacted from logs unless enabled. */
       logTranscripts: z.boolean().default(false),

@@ -30,7 +30,7 @@ export const settingsTable: readonly SettingSpec[] = [
   { flag: 'export-dir', path: ['paths', 'exportDir'], kind: 'string', description: 'the only folder delay exports may write into' },
   { flag: 'log-level', path: ['logging', 'level'], kind: 'string', description: 'fatal|error|warn|info|debug|trace|silent' },
   { flag: 'log-pretty', path: ['logging', 'pretty'], kind: 'string', description: 'auto|always|never' },
-  { flag: 'log-file', path: ['logging', 'toFile'], kind: 'boolean', description: 'also write logs/ray_infinisst_api_<timestamp>.log (true|false)' },
+  { flag: 'log-file', path: ['logging', 'toFile'], kind: 'boolean', description: 'also write logs/ray_infinisst_api_<timestamp>_<pid>.log (true|false)' },
   { flag: 'log-transcripts', path: ['logging', 'logTranscripts'], kind: 'boolean', description: 'include transcripts/translations in logs (true|false)' },
   { flag: 'max-sessions', path: ['sessions', 'maxActiveSessions'], kind: 'int', description: 'sessions translating at once; more wait in a queue' },
   { flag: 'max-queued-sessions', path: ['sessions', 'maxQueuedSessions'], kind: 'int', description: 'sessions allowed to wait for a slot' },
