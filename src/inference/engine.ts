@@ -1,72 +1,21 @@
 import { randomUUID } from 'node:crypto';
-import { readdir, stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
-import { DynamicBatcher } from '../batching/dynamic-batcher.ts';
+import type { DynamicBatcher } from '../batching/dynamic-batcher.ts';
 import { AppError } from '../errors.ts';
 import { requestArrays, transferListOf, type InjectedFault, type ModelBatchRequest, type ModelBatchResponse } from './batch-messages.ts';
 import { ChunkTranslator, type BatchItem, type BatchOutput } from './chunk-translator.ts';
 import type { DeviceGroupOptions, EngineOptions } from './engine-options.ts';
-import { loadModelPackage, type ModelPackage } from './manifest.ts';
+import type { ModelPackage } from './manifest.ts';
 import { checkModelsFit } from './model-size-check.ts';
 import type { ModelWorkerData } from './model-worker.ts';
+import { discoverPackages } from './model-discovery.ts';
+import { StampingBatcher, type DeviceLoad, type EngineObserver, type PlacementOptions } from './engine-observation.ts';
 import { EngineStream } from './translation-stream.ts';
 import type { BatchingSettings, EngineStats, LanguagePairInfo, StreamListener, TranslationEngine, TranslationStream } from './translation-engine.ts';
 import { WorkerPool } from './worker-pool.ts';
 
 const WORKER_SCRIPT = new URL('./model-worker.ts', import.meta.url);
 
-/** How openStream picks among several device groups serving a pair (config engine.placement). */
-export type PlacementStrategy = 'least-loaded' | 'round-robin' | 'most-free-memory';
-
-export interface PlacementOptions {
-  placement?: PlacementStrategy;
-  /** Free memory of a device in bytes, null when unknown: most-free-memory then falls back to least-loaded. */
-  freeMemoryBytes?: (device: string) => number | null;
-}
-
-/** One finished batch, for metrics: items, each item's queue wait, and the worker's compute time. */
-export interface BatchObservation {
-  model: string;
-  device: string;
-  phase: string;
-  items: number;
-  waitsMs: number[];
-  computeMs: number;
-  ok: boolean;
-}
-
-/** Observers see batches and chunk results; a throwing observer is ignored, never breaks inference. */
-export interface EngineObserver {
-  onBatch?(batch: BatchObservation): void;
-  /** A chunk's text is ready `processingMs` after its audio was complete. */
-  onChunk?(chunk: { languagePair: string; device: string; processingMs: number }): void;
-}
-
-/** Load of one device group (reported by /ray/stats and used by placement). */
-export interface DeviceLoad {
-  device: string;
-  languagePairs: string[];
-  workers: number;
-  liveWorkers: number;
-  busyWorkers: number;
-  openStreams: number;
-  queueDepth: number;
-  batchesRun: number;
-  restarts: number;
-  freeMemoryBytes: number | null;
-}
-
-/** Stamps each item's submission time so that batch observers can see per-item queue waits. */
-class StampingBatcher extends DynamicBatcher<BatchItem, BatchOutput> {
-  constructor(options: ConstructorParameters<typeof DynamicBatcher<BatchItem, BatchOutput>>[0], private readonly stamps: WeakMap<BatchItem, number>) {
-    super(options);
-  }
-
-  override submit(lane: string, item: BatchItem): Promise<BatchOutput> {
-    this.stamps.set(item, performance.now());
-    return super.submit(lane, item);
-  }
-}
+export type { BatchObservation, DeviceLoad, EngineObserver, PlacementOptions, PlacementStrategy } from './engine-observation.ts';
 
 /** One device group's workers and, per model it serves, a batcher and the policy on top. */
 interface DeviceGroup {
@@ -74,26 +23,6 @@ interface DeviceGroup {
   pool: WorkerPool<ModelBatchRequest, ModelBatchResponse>;
   lanes: Map<string, { pkg: ModelPackage; batcher: DynamicBatcher<BatchItem, BatchOutput>; translator: ChunkTranslator }>;
   openStreams: number;
-}
-
-async function discoverPackages(options: EngineOptions): Promise<ModelPackage[]> {
-  const root = resolve(options.modelsDir);
-  let names = options.models;
-  if (!names) {
-    let entries: string[];
-    try {
-      entries = await readdir(root);
-    } catch {
-      throw new AppError('modelInvalid', `models folder ${root} does not exist: create it, or point the config's models directory at your model packages`);
-    }
-    names = [];
-    for (const name of entries.sort()) {
-      const isPackage = await stat(join(root, name, 'manifest.json')).then((s) => s.isFile(), () => false);
-      if (isPackage) names.push(name);
-    }
-  }
-  if (names.length === 0) throw new AppError('modelInvalid', `no model packages (folders with manifest.json) in ${root}; run "npm run generate:models" or add a model`);
-  return Promise.all(names.map((name) => loadModelPackage(join(root, name))));
 }
 
 /**

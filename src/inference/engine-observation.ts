@@ -1,0 +1,56 @@
+import { DynamicBatcher } from '../batching/dynamic-batcher.ts';
+import type { BatchItem, BatchOutput } from './chunk-translator.ts';
+
+/** How openStream picks among several device groups serving a pair (config engine.placement). */
+export type PlacementStrategy = 'least-loaded' | 'round-robin' | 'most-free-memory';
+
+export interface PlacementOptions {
+  placement?: PlacementStrategy;
+  /** Free memory of a device in bytes, null when unknown: most-free-memory then falls back to least-loaded. */
+  freeMemoryBytes?: (device: string) => number | null;
+}
+
+/** One finished batch, for metrics: items, each item's queue wait, and the worker's compute time. */
+export interface BatchObservation {
+  model: string;
+  device: string;
+  phase: string;
+  items: number;
+  waitsMs: number[];
+  computeMs: number;
+  ok: boolean;
+}
+
+/** Observers see batches and chunk results; a throwing observer is ignored, never breaks inference. */
+export interface EngineObserver {
+  onBatch?(batch: BatchObservation): void;
+  /** A chunk's text is ready `processingMs` after its audio was complete. */
+  onChunk?(chunk: { languagePair: string; device: string; processingMs: number }): void;
+}
+
+/** Load of one device group (reported by /ray/stats and used by placement). */
+export interface DeviceLoad {
+  device: string;
+  languagePairs: string[];
+  workers: number;
+  liveWorkers: number;
+  busyWorkers: number;
+  openStreams: number;
+  queueDepth: number;
+  batchesRun: number;
+  restarts: number;
+  freeMemoryBytes: number | null;
+}
+
+export /** Stamps each item's submission time so that batch observers can see per-item queue waits. */
+class StampingBatcher extends DynamicBatcher<BatchItem, BatchOutput> {
+  constructor(options: ConstructorParameters<typeof DynamicBatcher<BatchItem, BatchOutput>>[0], private readonly stamps: WeakMap<BatchItem, number>) {
+    super(options);
+  }
+
+  override submit(lane: string, item: BatchItem): Promise<BatchOutput> {
+    this.stamps.set(item, performance.now());
+    return super.submit(lane, item);
+  }
+}
+
