@@ -7,6 +7,7 @@ import { GraphBuilder } from './graph-builder.ts';
 import { DataType } from './onnx-proto.ts';
 import type { GraphSpec } from './onnx-proto.ts';
 import { attention, causalBySlot, gatedMlp, keyValidity, linear, rmsNorm, rotaryTables } from './layers.ts';
+import type { PresentOutput } from './layers.ts';
 import { decoderDims } from './tiny-dimensions.ts';
 
 /** Scale of the token embedding table: unit variance, like the speech embeddings it sits beside. */
@@ -30,12 +31,15 @@ export interface DecoderHead {
   logitGain: number;
 }
 
-/** Builds decoder.onnx's graph. */
-export function buildDecoderGraph(seedPrefix: string, head: DecoderHead): GraphSpec {
+/**
+ * Builds decoder.onnx's graph. `presentOutput` (default `'new'`, what the embedded models ship)
+ * chooses whether `present.*` repeats the past; the weights and the attention are the same.
+ */
+export function buildDecoderGraph(seedPrefix: string, head: DecoderHead, presentOutput: PresentOutput = 'new'): GraphSpec {
   const d = decoderDims;
   const b = new GraphBuilder('decoder', `${seedPrefix}/decoder`);
   const cacheDims = ['batch', d.numKeyValueHeads, 'past_len', d.headDim] as const;
-  const presentDims = ['batch', d.numKeyValueHeads, 'total_len', d.headDim] as const;
+  const presentDims = ['batch', d.numKeyValueHeads, presentOutput === 'full' ? 'total_len' : 'new_len', d.headDim] as const;
 
   const embeds = b.input('inputs_embeds', DataType.FLOAT, ['batch', 'new_len', d.hiddenSize]);
   const attentionMask = b.input('attention_mask', DataType.INT64, ['batch', 'total_len']);
@@ -66,6 +70,7 @@ export function buildDecoderGraph(seedPrefix: string, head: DecoderHead): GraphS
         allowed,
         presentKeyName: `present.${i}.key`,
         presentValueName: `present.${i}.value`,
+        presentOutput,
         queryGain: d.queryGain,
         outputGain: d.outputGain,
       });

@@ -8,14 +8,18 @@ import { GraphBuilder } from './graph-builder.ts';
 import { DataType } from './onnx-proto.ts';
 import type { GraphSpec } from './onnx-proto.ts';
 import { attention, gelu, geluMlp, keyValidity, linear, rmsNorm, rotaryTables } from './layers.ts';
+import type { PresentOutput } from './layers.ts';
 import { decoderDims, encoderDims } from './tiny-dimensions.ts';
 
-/** Builds encoder.onnx's graph; `seedPrefix` names the package whose weights these are. */
-export function buildEncoderGraph(seedPrefix: string): GraphSpec {
+/**
+ * Builds encoder.onnx's graph; `seedPrefix` names the package whose weights these are and
+ * `presentOutput` (default `'new'`) whether `present.*` repeats the past.
+ */
+export function buildEncoderGraph(seedPrefix: string, presentOutput: PresentOutput = 'new'): GraphSpec {
   const e = encoderDims;
   const b = new GraphBuilder('speech_encoder', `${seedPrefix}/encoder`);
   const cacheDims = ['batch', e.numHeads, 'past_frames', e.headDim] as const;
-  const presentDims = ['batch', e.numHeads, 'total_frames', e.headDim] as const;
+  const presentDims = ['batch', e.numHeads, presentOutput === 'full' ? 'total_frames' : 'new_frames', e.headDim] as const;
 
   const samples = b.input('input_values', DataType.FLOAT, ['batch', 'samples']);
   const attentionMask = b.input('attention_mask', DataType.INT64, ['batch', 'total_frames']);
@@ -49,6 +53,7 @@ export function buildEncoderGraph(seedPrefix: string): GraphSpec {
         allowed,
         presentKeyName: `present.${i}.key`,
         presentValueName: `present.${i}.value`,
+        presentOutput,
         queryGain: e.queryGain,
         outputGain: e.outputGain,
       });

@@ -5,7 +5,7 @@
  */
 import type { GraphBuilder } from './graph-builder.ts';
 
-/** Masked-out attention scores: large and finite, so a row with nothing to attend to stays NaN-free. */
+/** Added to masked-out attention scores: large and finite, so a row with nothing to attend to stays NaN-free. */
 const MASKED_SCORE = -1e9;
 const RMS_NORM_EPSILON = 1e-6;
 const ROPE_BASE = 10000;
@@ -95,6 +95,12 @@ export function causalBySlot(b: GraphBuilder, newSteps: string, pastKey: string)
   });
 }
 
+/**
+ * What the `present.{i}.key/value` outputs hold (docs/model-format.md): `'full'` is past ++ new
+ * (the Hugging Face / Optimum convention), `'new'` only this call's steps.
+ */
+export type PresentOutput = 'full' | 'new';
+
 export interface AttentionParams {
   x: string;
   dModel: number;
@@ -113,6 +119,8 @@ export interface AttentionParams {
   allowed: string;
   presentKeyName: string;
   presentValueName: string;
+  /** Whether the present outputs repeat the past; the attention itself is the same either way. */
+  presentOutput: PresentOutput;
   /** Init gain of the query projection: > 1 sharpens the random attention patterns. */
   queryGain: number;
   /** Init gain of the output projection: how strongly attention writes into the residual stream. */
@@ -121,6 +129,14 @@ export interface AttentionParams {
 
 /**
  * Multi-head self-attention over [past ; new] with rotary q/k; writes the present cache outputs.
+ *
+ * The past is never concatenated with the new steps: at a 1000-slot cache and one new step that
+ * Concat copied the whole cache on every decode step and dominated the model's work. Instead the
+ * queries meet the past and the new keys in two MatMuls, only the scores (T × S per head, small)
+ * are concatenated for the mask and the softmax, and the weights are split again so that the
+ * context is p_past·V_past + p_new·V_new. With `presentOutput: 'full'` the present outputs still
+ * repeat the past (for engines that expect HF layout), but the attention does not read them.
+ *
  * With fewer KV heads than query heads (GQA), query head h reads KV head floor(h / group). The
  * cache is never repeated: the queries of one group are folded into the sequence axis instead
  * ([B, H, T, D] -> [B, KV, G·T, D]), so each KV head meets all G·T of its queries in one MatMul.
@@ -140,20 +156,37 @@ export function attention(b: GraphBuilder, name: string, p: AttentionParams): st
     const query = applyRotary(b, heads('q_proj', p.numHeads, p.queryGain), p.rotary, p.headDim); // [B, H, T, D]
     const key = applyRotary(b, heads('k_proj', kvHeads), p.rotary, p.headDim); // [B, KV, T, D]
     const value = heads('v_proj', kvHeads);
-    const onSequence = { attributes: [{ name: 'axis', kind: 'int', value: 2 }] } as const;
-    const presentKey = b.op('Concat', [p.pastKey, key], { ...onSequence, outputName: p.presentKeyName });
-    const presentValue = b.op('Concat', [p.pastValue, value], { ...onSequence, outputName: p.presentValueName });
+    if (p.presentOutput === 'full') {
+      const onSequence = { attributes: [{ name: 'axis', kind: 'int', value: 2 }] } as const;
+      b.op('Concat', [p.pastKey, key], { ...onSequence, outputName: p.presentKeyName });
+      b.op('Concat', [p.pastValue, value], { ...onSequence, outputName: p.presentValueName });
+    } else {
+      b.op('Identity', [key], { outputName: p.presentKeyName });
+      b.op('Identity', [value], { outputName: p.presentValueName });
+    }
 
     // Reshape's 0 keeps that axis of the input (batch, and S / D where they sit in the same place).
     const toGroups = (x: string, lastDim: number): string => (group === 1 ? x : b.op('Reshape', [x, b.int64Constant([0, kvHeads, -1, lastDim])]));
     const toHeads = (x: string, lastDim: number): string => (group === 1 ? x : b.op('Reshape', [x, b.int64Constant([0, p.numHeads, -1, lastDim])]));
+    const transposed = (x: string): string => b.op('Transpose', [x], { attributes: [{ name: 'perm', kind: 'ints', value: [0, 1, 3, 2] }] });
+    const lastAxis = { attributes: [{ name: 'axis', kind: 'int', value: -1 }] } as const;
 
-    const keyT = b.op('Transpose', [presentKey], { attributes: [{ name: 'perm', kind: 'ints', value: [0, 1, 3, 2] }] }); // [B, KV, D, S]
-    const groupedScores = b.op('MatMul', [toGroups(query, p.headDim), keyT]); // [B, KV, G·T, S]
-    const scores = b.op('Mul', [toHeads(groupedScores, 0), b.floatConstant([1 / Math.sqrt(p.headDim)])]); // [B, H, T, S]
-    const masked = b.op('Where', [p.allowed, scores, b.floatConstant([MASKED_SCORE])]);
-    const weights = b.op('Softmax', [masked], { attributes: [{ name: 'axis', kind: 'int', value: -1 }] });
-    const groupedContext = b.op('MatMul', [toGroups(weights, 0), presentValue]); // [B, KV, G·T, D]
+    // Scaling the queries (G·T × D per KV head) is cheaper than scaling the scores (G·T × S).
+    const groupedQuery = toGroups(b.op('Mul', [query, b.floatConstant([1 / Math.sqrt(p.headDim)])]), p.headDim); // [B, KV, G·T, D]
+    const pastScores = b.op('MatMul', [groupedQuery, transposed(p.pastKey)]); // [B, KV, G·T, P]
+    const newScores = b.op('MatMul', [groupedQuery, transposed(key)]); // [B, KV, G·T, T]
+    const scores = toHeads(b.op('Concat', [pastScores, newScores], lastAxis), 0); // [B, H, T, S]
+    // An additive mask ([B, 1, T, S], broadcast over heads) costs half a broadcasting Where over
+    // [B, H, T, S]; real slots get + 0, so their scores are unchanged bit for bit.
+    const bias = b.op('Where', [p.allowed, b.floatConstant([0]), b.floatConstant([MASKED_SCORE])]);
+    const masked = b.op('Add', [scores, bias]);
+    const weights = toGroups(b.op('Softmax', [masked], lastAxis), 0); // [B, KV, G·T, S]
+
+    const pastLength = b.op('Gather', [b.op('Shape', [p.pastKey]), b.int64Constant([2])]); // [1]
+    const sequenceAxis = b.int64Constant([3]);
+    const pastWeights = b.op('Slice', [weights, b.int64Constant([0]), pastLength, sequenceAxis]); // [B, KV, G·T, P]
+    const newWeights = b.op('Slice', [weights, pastLength, b.int64Constant([Number.MAX_SAFE_INTEGER]), sequenceAxis]); // [B, KV, G·T, T]
+    const groupedContext = b.op('Add', [b.op('MatMul', [pastWeights, p.pastValue]), b.op('MatMul', [newWeights, value])]); // [B, KV, G·T, D]
     const context = b.op('Transpose', [toHeads(groupedContext, p.headDim)], {
       attributes: [{ name: 'perm', kind: 'ints', value: [0, 2, 1, 3] }],
     }); // [B, T, H, D]

@@ -3,6 +3,7 @@
  * fixed by construction so the JSON text is reproducible.
  */
 import { BASE_SEGMENT_MS, decoderDims, encoderDims, MAX_LATENCY_MULTIPLIER, SAMPLE_RATE_HZ } from './tiny-dimensions.ts';
+import type { PresentOutput } from './layers.ts';
 import type { TinyPackageDefinition } from './tiny-packages.ts';
 import { SPECIAL_TOKENS, specialId } from './vocabulary.ts';
 
@@ -25,8 +26,8 @@ export function promptTemplates(definition: TinyPackageDefinition): { first: Pro
   };
 }
 
-/** The manifest object (serialise with JSON.stringify). */
-export function tinyManifest(definition: TinyPackageDefinition): Record<string, unknown> {
+/** The manifest object (serialise with JSON.stringify); `presentOutput` must match the graphs'. */
+export function tinyManifest(definition: TinyPackageDefinition, presentOutput: PresentOutput = 'new'): Record<string, unknown> {
   const prompts = promptTemplates(definition);
   return {
     formatVersion: 1,
@@ -48,6 +49,7 @@ export function tinyManifest(definition: TinyPackageDefinition): Record<string, 
       numHeads: encoderDims.numHeads,
       headDim: encoderDims.headDim,
       maxCacheFrames: encoderDims.maxCacheFrames,
+      presentOutput,
     },
     decoder: {
       embedFile: 'embed.onnx',
@@ -59,6 +61,7 @@ export function tinyManifest(definition: TinyPackageDefinition): Record<string, 
       vocabSize: definition.vocabulary.tokens.length,
       maxCacheTokens: decoderDims.maxCacheTokens,
       keepPrefixTokens: 0,
+      presentOutput,
     },
     tokenizer: { file: 'tokens.json', decoding: definition.decoding },
     specialTokens: {

@@ -6,6 +6,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { buildDecoderGraph, buildEmbedGraph } from './decoder-graph.ts';
 import { buildEncoderGraph } from './encoder-graph.ts';
+import type { PresentOutput } from './layers.ts';
 import { encodeModel } from './onnx-proto.ts';
 import type { GraphSpec } from './onnx-proto.ts';
 import { tinyManifest } from './tiny-manifest.ts';
@@ -44,26 +45,30 @@ function logitBias(definition: TinyPackageDefinition): Float32Array {
   return bias;
 }
 
-/** Builds every file of a package in memory. */
-export function buildTinyPackageFiles(definition: TinyPackageDefinition): PackageFiles {
+/**
+ * Builds every file of a package in memory. The committed packages use `presentOutput: 'new'`;
+ * `'full'` builds the same weights with HF-style present outputs (past ++ new), to test that the
+ * engine still serves such exports.
+ */
+export function buildTinyPackageFiles(definition: TinyPackageDefinition, presentOutput: PresentOutput = 'new'): PackageFiles {
   const doc = `${definition.name}: random weights, not a translation model`;
   const vocabSize = definition.vocabulary.tokens.length;
   return new Map([
-    ['manifest.json', jsonFile(tinyManifest(definition))],
-    ['encoder.onnx', onnxFile(buildEncoderGraph(definition.name), doc)],
+    ['manifest.json', jsonFile(tinyManifest(definition, presentOutput))],
+    ['encoder.onnx', onnxFile(buildEncoderGraph(definition.name, presentOutput), doc)],
     ['embed.onnx', onnxFile(buildEmbedGraph(definition.name, vocabSize), doc)],
     [
       'decoder.onnx',
-      onnxFile(buildDecoderGraph(definition.name, { vocabSize, logitBias: logitBias(definition), logitGain: LOGIT_GAIN }), doc),
+      onnxFile(buildDecoderGraph(definition.name, { vocabSize, logitBias: logitBias(definition), logitGain: LOGIT_GAIN }, presentOutput), doc),
     ],
     ['tokens.json', jsonFile({ tokens: definition.vocabulary.tokens })],
   ]);
 }
 
 /** Writes a package into `<modelsDir>/<name>/`, creating folders as needed; throws on I/O errors. */
-export async function writeTinyPackage(definition: TinyPackageDefinition, modelsDir: string): Promise<string> {
+export async function writeTinyPackage(definition: TinyPackageDefinition, modelsDir: string, presentOutput: PresentOutput = 'new'): Promise<string> {
   const dir = join(modelsDir, definition.name);
   await mkdir(dir, { recursive: true });
-  for (const [fileName, bytes] of buildTinyPackageFiles(definition)) await writeFile(join(dir, fileName), bytes);
+  for (const [fileName, bytes] of buildTinyPackageFiles(definition, presentOutput)) await writeFile(join(dir, fileName), bytes);
   return dir;
 }

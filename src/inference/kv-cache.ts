@@ -66,11 +66,37 @@ export function trimCache(shape: KvShape, cache: KvCache, maxLength: number, kee
 }
 
 /**
+ * Backing stores for packed past tensors, reused from call to call. A fresh multi-megabyte
+ * Float32Array per decode step costs more than the copy into it (the engine allocates fresh,
+ * zeroed pages, then the garbage collector frees them), so a worker keeps the high-water size.
+ * One arena serves one caller at a time: views it handed out are overwritten by the next take.
+ */
+export class PackArena {
+  private readonly stores: Float32Array[] = [];
+
+  /** A view of `length` floats (contents left from earlier calls) backed by store `index`. */
+  take(index: number, length: number): Float32Array {
+    let store = this.stores[index];
+    if (!store || store.length < length) {
+      // Some headroom, so a cache growing by a token per step does not reallocate every step.
+      store = new Float32Array(Math.max(length, Math.ceil((store?.length ?? 0) * 1.25)));
+      this.stores[index] = store;
+    }
+    return store.subarray(0, length);
+  }
+}
+
+/**
  * Packs rows into per-layer batch tensors `[batch, heads, pastLen, headDim]` (zero-padded to the
  * longest row). Each row is a list of compact caches laid end to end (base cache + beam suffix).
- * Returns the key/value arrays per layer and each row's real length.
+ * Returns the key/value arrays per layer and each row's real length. With an `arena` the arrays
+ * are views into its reused stores, valid until the arena's next use.
  */
-export function packPast(shape: KvShape, rows: readonly (readonly KvCache[])[]): { keys: Float32Array[]; values: Float32Array[]; pastLen: number; lengths: number[] } {
+export function packPast(
+  shape: KvShape,
+  rows: readonly (readonly KvCache[])[],
+  arena?: PackArena,
+): { keys: Float32Array[]; values: Float32Array[]; pastLen: number; lengths: number[] } {
   const lengths = rows.map((parts) => parts.reduce((sum, p) => sum + p.length, 0));
   const pastLen = Math.max(0, ...lengths);
   const { layers, heads, headDim: d } = shape;
@@ -78,16 +104,20 @@ export function packPast(shape: KvShape, rows: readonly (readonly KvCache[])[]):
   const values: Float32Array[] = [];
   for (let layer = 0; layer < layers; layer++) {
     for (let kv = 0; kv < 2; kv++) {
-      const out = new Float32Array(rows.length * heads * pastLen * d);
+      const size = rows.length * heads * pastLen * d;
+      const out = arena ? arena.take(layer * 2 + kv, size) : new Float32Array(size);
       rows.forEach((parts, b) => {
         for (let h = 0; h < heads; h++) {
-          let dst = ((b * heads + h) * pastLen) * d;
+          const start = ((b * heads + h) * pastLen) * d;
+          let dst = start;
           const block = (layer * 2 + kv) * heads + h;
           for (const part of parts) {
             const n = part.length * d;
             out.set(part.data.subarray(block * n, block * n + n), dst);
             dst += n;
           }
+          // A reused store holds old data where this row is padded; padding must read as zeros.
+          if (arena) out.fill(0, dst, start + pastLen * d);
         }
       });
       (kv === 0 ? keys : values).push(out);
@@ -121,6 +151,40 @@ export function unpackRow(
         const dst = (((layer * 2 + kv) * heads + h) * length) * d;
         data.set(src.subarray(base + keep.from * d, base + (keep.from + keep.count) * d), dst);
         data.set(src.subarray(base + newStart * d, base + (newStart + newCount) * d), dst + keep.count * d);
+      }
+    }
+  }
+  return { data, length };
+}
+
+/**
+ * One row's cache after a call to a graph whose present holds only the new steps
+ * (`presentOutput: "new"`): the compact cache `head` the row fed, followed by the row's slots
+ * `[newStart, newStart + newCount)` of per-layer `present` tensors `[batch, heads, total, headDim]`.
+ * Equivalent to `concatCaches([head, new slots])`, in one copy.
+ */
+export function appendRow(
+  shape: KvShape,
+  head: KvCache,
+  present: { keys: readonly Float32Array[]; values: readonly Float32Array[]; total: number },
+  row: number,
+  newStart: number,
+  newCount: number,
+): KvCache {
+  const { layers, heads, headDim: d } = shape;
+  const length = head.length + newCount;
+  const data = new Float32Array(layers * 2 * heads * length * d);
+  const headSize = head.length * d;
+  for (let layer = 0; layer < layers; layer++) {
+    for (let kv = 0; kv < 2; kv++) {
+      const src = kv === 0 ? present.keys[layer] : present.values[layer];
+      if (!src) throw new Error(`present tensor for layer ${layer} missing`);
+      for (let h = 0; h < heads; h++) {
+        const block = (layer * 2 + kv) * heads + h;
+        const dst = block * length * d;
+        data.set(head.data.subarray(block * headSize, (block + 1) * headSize), dst);
+        const base = ((row * heads + h) * present.total + newStart) * d;
+        data.set(src.subarray(base, base + newCount * d), dst + headSize);
       }
     }
   }

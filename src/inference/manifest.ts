@@ -14,6 +14,9 @@ export const KNOWN_LANGUAGE_PAIRS = [
 const tokenIds = z.array(z.number().int().nonnegative());
 const promptTemplate = z.object({ prefix: tokenIds, suffix: tokenIds }).strict();
 const positiveInt = z.number().int().positive();
+// What a graph's `present.{i}.key/value` outputs hold: past ++ new (HF/Optimum, the default) or
+// only the new steps, which spares the graph and the engine a full copy of the cache per call.
+const presentOutput = z.enum(['full', 'new']).default('full');
 
 const manifestSchema = z
   .object({
@@ -40,6 +43,7 @@ const manifestSchema = z
         // Samples before a chunk its first frames need (wav2vec 2.0: 400-sample window, 320 stride
         // → 399); fed as `input_context`, zeros at a stream's start. 0 = the graph needs none.
         contextSamples: z.number().int().nonnegative().max(16000).default(0),
+        presentOutput,
       })
       .strict(),
     decoder: z
@@ -53,6 +57,7 @@ const manifestSchema = z
         vocabSize: positiveInt,
         maxCacheTokens: positiveInt,
         keepPrefixTokens: z.number().int().nonnegative().default(0),
+        presentOutput,
       })
       .strict(),
     tokenizer: z

@@ -2,8 +2,8 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { AppError } from '../errors.ts';
 import type { DecodeItem, DecodeOutput, PrefillItem, PrefillOutput } from './batch-messages.ts';
-import { packPast, trimCache, unpackRow, type KvCache, type KvShape } from './kv-cache.ts';
-import { expectedGraphIO, type ModelPackage } from './manifest.ts';
+import { appendRow, emptyCache, PackArena, packPast, trimCache, unpackRow, type KvCache, type KvShape } from './kv-cache.ts';
+import { expectedGraphIO, type ModelManifest, type ModelPackage } from './manifest.ts';
 import { checkGraphIO, createSession, type SessionFactoryOptions } from './session-factory.ts';
 import { topKLogProbs } from './top-k.ts';
 
@@ -59,15 +59,50 @@ function pastFeeds(shape: KvShape, packed: { keys: Float32Array[]; values: Float
   return feeds;
 }
 
-function presentOf(shape: KvShape, outputs: ort.InferenceSession.ReturnType, total: number) {
+/** What a graph's present outputs hold: past ++ new ("full") or only the new steps ("new"). */
+type PresentOutput = ModelManifest['decoder']['presentOutput'];
+
+/** A graph's present tensors; `total` is their slot count: past + new ("full") or new only ("new"). */
+interface Present {
+  keys: Float32Array[];
+  values: Float32Array[];
+  total: number;
+}
+
+/**
+ * The present outputs of a call, checked against the slot count the manifest's `presentOutput`
+ * implies: a graph that disagrees with its manifest would otherwise corrupt every cache silently.
+ */
+function presentOf(label: string, shape: KvShape, outputs: ort.InferenceSession.ReturnType, mode: PresentOutput, pastLen: number, newLen: number): Present {
+  const total = mode === 'full' ? pastLen + newLen : newLen;
   const keys: Float32Array[] = [];
   const values: Float32Array[] = [];
   for (let i = 0; i < shape.layers; i++) {
-    keys.push(floatOutput(outputs, `present.${i}.key`));
-    values.push(floatOutput(outputs, `present.${i}.value`));
+    for (const kind of ['key', 'value'] as const) {
+      const name = `present.${i}.${kind}`;
+      const slots = outputs[name]?.dims[2];
+      if (slots !== total) {
+        throw new AppError('modelInvalid', `${label}: output "${name}" has ${slots ?? 'no'} cache slots, expected ${total} (past ${pastLen}, new ${newLen}, manifest presentOutput "${mode}")`);
+      }
+      (kind === 'key' ? keys : values).push(floatOutput(outputs, name));
+    }
   }
   return { keys, values, total };
 }
+
+/**
+ * Row `row`'s cache after a call: `kept` (a compact cache the row fed) followed by the row's first
+ * `newCount` new steps. A "full" present repeats the padded past, so both parts are cut from it
+ * (`keptFrom` = where `kept` starts in the row's past, `pastLen` = the padded past length); a "new"
+ * present holds only the new steps, so `kept` is copied from the cache the worker already holds.
+ */
+function rowCache(shape: KvShape, mode: PresentOutput, present: Present, row: number, kept: KvCache, keptFrom: number, pastLen: number, newCount: number): KvCache {
+  if (mode === 'new') return appendRow(shape, kept, present, row, 0, newCount);
+  return unpackRow(shape, present, row, { from: keptFrom, count: kept.length }, pastLen, newCount);
+}
+
+type ArenaName = 'encoder' | 'prefill' | 'decode';
+type PackedPast = ReturnType<typeof packPast>;
 
 /**
  * Runs one model package's three graphs on padded batches. Lives inside a worker thread; owns
@@ -81,6 +116,11 @@ export class ModelRunner {
   private readonly feedsInputLengths: boolean;
   private readonly feedsEncoderPositions: boolean;
   private readonly feedsDecoderPositions: boolean;
+  private readonly encoderPresent: PresentOutput;
+  private readonly decoderPresent: PresentOutput;
+  /** Reused packed-past stores, one per call site; a call overlapping another packs into fresh arrays instead. */
+  private readonly arenas: Record<ArenaName, PackArena> = { encoder: new PackArena(), prefill: new PackArena(), decode: new PackArena() };
+  private readonly busyArenas = new Set<ArenaName>();
 
   private constructor(
     readonly pkg: ModelPackage,
@@ -97,6 +137,8 @@ export class ModelRunner {
     this.feedsInputLengths = encoder.inputNames.includes('input_lengths');
     this.feedsEncoderPositions = encoder.inputNames.includes('position_ids');
     this.feedsDecoderPositions = decoder.inputNames.includes('position_ids');
+    this.encoderPresent = m.encoder.presentOutput;
+    this.decoderPresent = m.decoder.presentOutput;
   }
 
   /** Loads and checks the three graphs. Throws AppError('modelInvalid') naming the file and problem. */
@@ -112,6 +154,29 @@ export class ModelRunner {
     return new ModelRunner(pkg, encoder.session, embed.session, decoder.session, encoder);
   }
 
+  /**
+   * Packs the rows' caches (into the named reused arena when free) and runs `session` on the feeds
+   * `feedsOf` builds around them. The packed arrays are dead once the run resolved: only the
+   * padded past length is returned.
+   */
+  private async packAndRun(
+    name: ArenaName,
+    shape: KvShape,
+    rows: readonly (readonly KvCache[])[],
+    session: ort.InferenceSession,
+    feedsOf: (past: PackedPast) => Feeds,
+  ): Promise<{ out: ort.InferenceSession.ReturnType; pastLen: number }> {
+    const arena = this.busyArenas.has(name) ? undefined : this.arenas[name];
+    if (arena) this.busyArenas.add(name);
+    try {
+      const past = packPast(shape, rows, arena);
+      const out = await session.run(feedsOf(past));
+      return { out, pastLen: past.pastLen };
+    } finally {
+      if (arena) this.busyArenas.delete(name);
+    }
+  }
+
   async prefill(items: PrefillItem[]): Promise<PrefillOutput[]> {
     const m = this.pkg.manifest;
     const batch = items.length;
@@ -123,12 +188,7 @@ export class ModelRunner {
     const maxFrames = Math.max(...frames);
     const audio = new Float32Array(batch * maxFrames * spf);
     items.forEach((item, b) => audio.set(item.audio.subarray(0, (frames[b] ?? 0) * spf), b * maxFrames * spf));
-    const encPast = packPast(this.encoderShape, items.map((item) => [item.encoderCache]));
-    const encFeeds: Feeds = {
-      input_values: float32(audio, [batch, maxFrames * spf]),
-      attention_mask: attentionMask(encPast.pastLen, encPast.lengths, maxFrames, frames),
-      ...pastFeeds(this.encoderShape, encPast, batch),
-    };
+    const encFeeds: Feeds = { input_values: float32(audio, [batch, maxFrames * spf]) };
     if (this.feedsEncoderPositions) {
       encFeeds.position_ids = int64(items.flatMap((item) => Array.from({ length: maxFrames }, (_, t) => item.encoderNextFrame + t)), [batch, maxFrames]);
     }
@@ -143,11 +203,15 @@ export class ModelRunner {
       });
       encFeeds.input_context = float32(context, [batch, contextSamples]);
     }
-    const encOut = await this.encoder.run(encFeeds);
+    const { out: encOut, pastLen: encPastLen } = await this.packAndRun('encoder', this.encoderShape, items.map((item) => [item.encoderCache]), this.encoder, (past) => ({
+      ...encFeeds,
+      attention_mask: attentionMask(past.pastLen, past.lengths, maxFrames, frames),
+      ...pastFeeds(this.encoderShape, past, batch),
+    }));
     const speech = floatOutput(encOut, 'speech_embeddings');
     const hidden = m.decoder.hiddenSize;
     const maxEmb = Math.floor(maxFrames / shrink);
-    const encPresent = presentOf(this.encoderShape, encOut, encPast.pastLen + maxFrames);
+    const encPresent = presentOf(`${this.pkg.dir}/${m.encoder.file}`, this.encoderShape, encOut, this.encoderPresent, encPastLen, maxFrames);
 
     // Decoder prefill: prompt embeddings with the speech embeddings spliced into the placeholders.
     const tokenLens = items.map((item) => item.inputIds.length);
@@ -163,32 +227,27 @@ export class ModelRunner {
         embeds.set(speech.subarray(src, src + hidden), (b * maxTokens + item.speechOffset + k) * hidden);
       }
     });
-    const decPast = packPast(this.decoderShape, items.map((item) => [item.decoderCache]));
-    const decFeeds: Feeds = {
-      inputs_embeds: float32(embeds, [batch, maxTokens, hidden]),
-      attention_mask: attentionMask(decPast.pastLen, decPast.lengths, maxTokens, tokenLens),
-      ...pastFeeds(this.decoderShape, decPast, batch),
-    };
+    const decFeeds: Feeds = { inputs_embeds: float32(embeds, [batch, maxTokens, hidden]) };
     if (this.feedsDecoderPositions) {
       decFeeds.position_ids = int64(items.flatMap((item) => Array.from({ length: maxTokens }, (_, t) => item.decoderNextPosition + t)), [batch, maxTokens]);
     }
-    const decOut = await this.decoder.run(decFeeds);
+    const { out: decOut, pastLen: decPastLen } = await this.packAndRun('prefill', this.decoderShape, items.map((item) => [item.decoderCache]), this.decoder, (past) => ({
+      ...decFeeds,
+      attention_mask: attentionMask(past.pastLen, past.lengths, maxTokens, tokenLens),
+      ...pastFeeds(this.decoderShape, past, batch),
+    }));
     const logits = floatOutput(decOut, 'logits');
     const vocab = m.decoder.vocabSize;
-    const decPresent = presentOf(this.decoderShape, decOut, decPast.pastLen + maxTokens);
+    const decPresent = presentOf(`${this.pkg.dir}/${m.decoder.file}`, this.decoderShape, decOut, this.decoderPresent, decPastLen, maxTokens);
 
     return items.map((item, b) => {
       const last = (b * maxTokens + (tokenLens[b] ?? 1) - 1) * vocab;
       const top = topKLogProbs(logits.subarray(last, last + vocab), item.topK);
-      const trimmed = trimCache(
-        this.encoderShape,
-        unpackRow(this.encoderShape, encPresent, b, { from: 0, count: encPast.lengths[b] ?? 0 }, encPast.pastLen, frames[b] ?? 0),
-        m.encoder.maxCacheFrames,
-        0,
-      );
+      const encoderGrown = rowCache(this.encoderShape, this.encoderPresent, encPresent, b, item.encoderCache, 0, encPastLen, frames[b] ?? 0);
+      const trimmed = trimCache(this.encoderShape, encoderGrown, m.encoder.maxCacheFrames, 0);
       const audioContext = nextContexts[b];
       const encoderCache: KvCache = audioContext ? { data: trimmed.data, length: trimmed.length, audioContext } : trimmed;
-      const decoderCache = unpackRow(this.decoderShape, decPresent, b, { from: 0, count: decPast.lengths[b] ?? 0 }, decPast.pastLen, tokenLens[b] ?? 0);
+      const decoderCache = rowCache(this.decoderShape, this.decoderPresent, decPresent, b, item.decoderCache, 0, decPastLen, tokenLens[b] ?? 0);
       return { encoderCache, decoderCache, speechEmbeddings: Math.floor((frames[b] ?? 0) / shrink), topIds: top.ids, topLogProbs: top.logProbs };
     });
   }
@@ -197,29 +256,28 @@ export class ModelRunner {
     const m = this.pkg.manifest;
     const rows = items.flatMap((item) => item.beams.map((beam) => ({ item, beam })));
     const batch = rows.length;
-    const past = packPast(this.decoderShape, rows.map(({ item, beam }) => [item.baseCache, beam.suffixCache]));
     const embedOut = await this.embed.run({ input_ids: int64(rows.map((r) => r.beam.token), [batch, 1]) });
     const hidden = m.decoder.hiddenSize;
-    const feeds: Feeds = {
-      inputs_embeds: float32(floatOutput(embedOut, 'inputs_embeds'), [batch, 1, hidden]),
+    const feeds: Feeds = { inputs_embeds: float32(floatOutput(embedOut, 'inputs_embeds'), [batch, 1, hidden]) };
+    if (this.feedsDecoderPositions) feeds.position_ids = int64(rows.map((r) => r.item.baseNextPosition + r.beam.suffixCache.length), [batch, 1]);
+    const { out, pastLen } = await this.packAndRun('decode', this.decoderShape, rows.map(({ item, beam }) => [item.baseCache, beam.suffixCache]), this.decoder, (past) => ({
+      ...feeds,
       attention_mask: attentionMask(past.pastLen, past.lengths, 1, rows.map(() => 1)),
       ...pastFeeds(this.decoderShape, past, batch),
-    };
-    if (this.feedsDecoderPositions) feeds.position_ids = int64(rows.map((r) => r.item.baseNextPosition + r.beam.suffixCache.length), [batch, 1]);
-    const out = await this.decoder.run(feeds);
+    }));
     const logits = floatOutput(out, 'logits');
     const vocab = m.decoder.vocabSize;
-    const present = presentOf(this.decoderShape, out, past.pastLen + 1);
+    const present = presentOf(`${this.pkg.dir}/${m.decoder.file}`, this.decoderShape, out, this.decoderPresent, pastLen, 1);
     let row = 0;
     return items.map((item) => ({
       baseCache: item.baseCache,
       beams: item.beams.map(() => {
         const r = row++;
         const top = topKLogProbs(logits.subarray(r * vocab, (r + 1) * vocab), item.topK);
-        // The beam's suffix grown by this step, cut straight from `present`, so the main thread
-        // never concatenates caches per step.
-        const suffix = { from: item.baseCache.length, count: rows[r]?.beam.suffixCache.length ?? 0 };
-        return { extendedSuffix: unpackRow(this.decoderShape, present, r, suffix, past.pastLen, 1), topIds: top.ids, topLogProbs: top.logProbs };
+        // The beam's suffix grown by this step, built here so the main thread never concatenates
+        // caches per step.
+        const suffix = rows[r]?.beam.suffixCache ?? emptyCache();
+        return { extendedSuffix: rowCache(this.decoderShape, this.decoderPresent, present, r, suffix, item.baseCache.length, pastLen, 1), topIds: top.ids, topLogProbs: top.logProbs };
       }),
     }));
   }

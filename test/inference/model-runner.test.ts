@@ -90,3 +90,23 @@ test('prefill of a row alone equals the same row inside a padded batch with mixe
   assert.deepEqual(d2.beams.map((b) => [...b.topIds]), d1.beams.map((b) => [...b.topIds]));
   assert.equal(d2.beams[0]?.extendedSuffix.length, 1);
 });
+
+test('overlapping calls on one runner give the same results as the same calls one after the other', async (t) => {
+  const runner = await load('tiny-en-de');
+  t.after(() => runner.release());
+  const [a, b] = await runner.prefill([firstPrefill(runner, noise(15360 * 2, 5), 2), firstPrefill(runner, noise(15360, 6), 1)]);
+  assert.ok(a && b);
+  // Different cache lengths, so a call that reused the other's packed buffers would feed it wrong data.
+  const item = (prev: typeof a) => ({
+    baseCache: { data: prev.decoderCache.data.slice(), length: prev.decoderCache.length },
+    baseNextPosition: prev.decoderCache.length,
+    beams: [{ suffixCache: emptyCache(), token: prev.topIds[0] ?? 0 }],
+    topK: 4,
+  });
+  const [soloA] = await runner.decode([item(a)]);
+  const [soloB] = await runner.decode([item(b), item(b)]);
+  const [[overlapA], [overlapB]] = await Promise.all([runner.decode([item(a)]), runner.decode([item(b), item(b)])]);
+  assert.ok(soloA && soloB && overlapA && overlapB);
+  assert.deepEqual(overlapA.beams, soloA.beams);
+  assert.deepEqual(overlapB.beams, soloB.beams);
+});

@@ -50,11 +50,11 @@ for (const name of TINY_PACKAGE_NAMES) {
     assert.deepEqual(manifest.audio, { sampleRateHz: 16000, baseSegmentMs: 960, maxLatencyMultiplier: 4 });
     assert.deepEqual(manifest.encoder, {
       file: 'encoder.onnx', samplesPerFrame: 320, framesPerSegment: 48, embeddingsPerSegment: 12,
-      numLayers: 1, numHeads: 2, headDim: 16, maxCacheFrames: 576,
+      numLayers: 1, numHeads: 2, headDim: 16, maxCacheFrames: 576, presentOutput: 'new',
     });
     assert.deepEqual(manifest.decoder, {
       embedFile: 'embed.onnx', file: 'decoder.onnx', numLayers: 2, numKeyValueHeads: 3, headDim: 16,
-      hiddenSize: 192, vocabSize: tokens.length, maxCacheTokens: 1000, keepPrefixTokens: 0,
+      hiddenSize: 192, vocabSize: tokens.length, maxCacheTokens: 1000, keepPrefixTokens: 0, presentOutput: 'new',
     });
     assert.deepEqual(manifest.tokenizer, { file: 'tokens.json', decoding: name === 'tiny-en-zh' ? 'plain' : 'sentencepiece' });
     assert.deepEqual(tokens.slice(0, 8), ['<pad>', '<speech>', '<eoc>', '<s>', '<|system|>', '<|user|>', '<|assistant|>', '<|end|>']);

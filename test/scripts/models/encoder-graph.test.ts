@@ -60,7 +60,8 @@ for (const name of TINY_PACKAGE_NAMES) {
     const rows = [encoderRow(pkg, 2, 48, 2), encoderRow(pkg, 3, 96, 2), encoderRow(pkg, 4, 10, 2)];
     const batch = await runRows(pkg, rows);
     assert.deepEqual(batch.outputs.speech_embeddings?.dims, [3, 2 * e.embeddingsPerSegment, hidden]);
-    assert.deepEqual(batch.outputs['present.0.value']?.dims, [3, e.numHeads, 96 + 2 * e.framesPerSegment, e.headDim]);
+    // presentOutput "new": only the new frames, not the 96 past ones.
+    assert.deepEqual(batch.outputs['present.0.value']?.dims, [3, e.numHeads, 2 * e.framesPerSegment, e.headDim]);
     assert.ok(isAllFinite(floats(batch.outputs.speech_embeddings)));
   });
 
@@ -85,13 +86,10 @@ for (const name of TINY_PACKAGE_NAMES) {
 
       for (const kind of ['key', 'value'] as const) {
         const present = `present.0.${kind}`;
-        const aloneNew = cacheSlots(alone.outputs[present], 0, row.pastLen, row.newLen);
-        const batchNew = cacheSlots(batched.outputs[present], r, batched.maxPast, row.newLen);
+        const aloneNew = cacheSlots(alone.outputs[present], 0, 0, row.newLen);
+        const batchNew = cacheSlots(batched.outputs[present], r, 0, row.newLen);
         const newDiff = maxAbsDiff(aloneNew, batchNew);
         assert.ok(newDiff <= TOLERANCE, `row ${r}: ${present} new slots differ by ${newDiff}`);
-        const aloneOld = cacheSlots(alone.outputs[present], 0, 0, row.pastLen);
-        const batchOld = cacheSlots(batched.outputs[present], r, row.pastOffset ?? 0, row.pastLen);
-        assert.equal(maxAbsDiff(aloneOld, batchOld), 0, `row ${r}: ${present} must carry the past through unchanged`);
       }
     }
     assert.equal(e.framesPerSegment % 4, 0);

@@ -31,12 +31,22 @@ function cacheFeeds(cache: Cache, heads: number, headDim: number): Record<string
   return feeds;
 }
 
-function presentCache(outputs: ort.InferenceSession.OnnxValueMapType, layers: number, length: number): Cache {
-  return {
-    keys: Array.from({ length: layers }, (_, i) => floats(outputs[`present.${i}.key`])),
-    values: Array.from({ length: layers }, (_, i) => floats(outputs[`present.${i}.value`])),
-    length,
-  };
+/** `[1, heads, a, headDim]` ++ `[1, heads, b, headDim]` on the sequence axis. */
+function appendSteps(past: Float32Array, pastLen: number, steps: Float32Array, newLen: number, heads: number, headDim: number): Float32Array {
+  const out = new Float32Array(heads * (pastLen + newLen) * headDim);
+  for (let h = 0; h < heads; h += 1) {
+    const dst = h * (pastLen + newLen) * headDim;
+    out.set(past.subarray(h * pastLen * headDim, (h + 1) * pastLen * headDim), dst);
+    out.set(steps.subarray(h * newLen * headDim, (h + 1) * newLen * headDim), dst + pastLen * headDim);
+  }
+  return out;
+}
+
+/** The cache grown by this call's steps: the tiny models' present holds only the new steps (presentOutput "new"). */
+function grownCache(cache: Cache, outputs: ort.InferenceSession.OnnxValueMapType, newLen: number, heads: number, headDim: number): Cache {
+  const grow = (past: Float32Array[], kind: 'key' | 'value'): Float32Array[] =>
+    past.map((layer, i) => appendSteps(layer, cache.length, floats(outputs[`present.${i}.${kind}`]), newLen, heads, headDim));
+  return { keys: grow(cache.keys, 'key'), values: grow(cache.values, 'value'), length: cache.length + newLen };
 }
 
 export class GreedyStream {
@@ -91,7 +101,7 @@ export class GreedyStream {
     });
     this.nextFrame += frames;
     // The engine keeps only the last maxCacheFrames frames; a short test never reaches that.
-    this.encoderCache = presentCache(outputs, encoder.numLayers, past + frames);
+    this.encoderCache = grownCache(this.encoderCache, outputs, frames, encoder.numHeads, encoder.headDim);
     return floats(outputs.speech_embeddings);
   }
 
@@ -109,7 +119,7 @@ export class GreedyStream {
       position_ids: int64Tensor(Array.from({ length: steps }, (_, i) => past + i), [1, steps]),
       ...cacheFeeds(this.decoderCache, decoder.numKeyValueHeads, decoder.headDim),
     });
-    this.decoderCache = presentCache(outputs, decoder.numLayers, past + steps);
+    this.decoderCache = grownCache(this.decoderCache, outputs, steps, decoder.numKeyValueHeads, decoder.headDim);
     return argmax(floats(outputs.logits), (steps - 1) * decoder.vocabSize, decoder.vocabSize);
   }
 }

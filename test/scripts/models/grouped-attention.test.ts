@@ -4,6 +4,7 @@ import * as ort from 'onnxruntime-node';
 import { buildDecoderGraph } from '../../../scripts/models/decoder-graph.ts';
 import { GraphBuilder } from '../../../scripts/models/graph-builder.ts';
 import { attention, causalBySlot, keyValidity, rotaryTables } from '../../../scripts/models/layers.ts';
+import type { PresentOutput } from '../../../scripts/models/layers.ts';
 import { DataType, encodeModel } from '../../../scripts/models/onnx-proto.ts';
 import type { GraphSpec } from '../../../scripts/models/onnx-proto.ts';
 import { decoderDims } from '../../../scripts/models/tiny-dimensions.ts';
@@ -20,7 +21,7 @@ const PAST = 3;
 const NEW = 2;
 
 /** One attention layer as its own graph, so its output can be compared with a plain reference. */
-function attentionGraph(): GraphSpec {
+function attentionGraph(presentOutput: PresentOutput): GraphSpec {
   const b = new GraphBuilder('gqa_probe', 'test/gqa');
   const x = b.input('x', DataType.FLOAT, ['batch', 'new_len', D_MODEL]);
   const mask = b.input('attention_mask', DataType.INT64, ['batch', 'total_len']);
@@ -39,13 +40,15 @@ function attentionGraph(): GraphSpec {
     allowed: b.op('And', [causalBySlot(b, x, pastKey), keyValidity(b, mask)]),
     presentKeyName: 'present_key',
     presentValueName: 'present_value',
+    presentOutput,
     queryGain: 3,
     outputGain: 2,
   });
   b.op('Identity', [out], { outputName: 'out' });
   b.output('out', DataType.FLOAT, ['batch', 'new_len', D_MODEL]);
-  b.output('present_key', DataType.FLOAT, ['batch', KV_HEADS, 'total_len', HEAD_DIM]);
-  b.output('present_value', DataType.FLOAT, ['batch', KV_HEADS, 'total_len', HEAD_DIM]);
+  const presentLength = presentOutput === 'full' ? 'total_len' : 'new_len';
+  b.output('present_key', DataType.FLOAT, ['batch', KV_HEADS, presentLength, HEAD_DIM]);
+  b.output('present_value', DataType.FLOAT, ['batch', KV_HEADS, presentLength, HEAD_DIM]);
   return b.build();
 }
 
@@ -74,8 +77,15 @@ function rotate(vector: Float64Array, position: number): Float64Array {
   });
 }
 
+interface Reference {
+  out: Float64Array;
+  /** Slot s of KV head kv over [past ; new]: what HF's present (past ++ new) holds. */
+  keyAt: (kv: number, s: number) => Float64Array;
+  valueAt: (kv: number, s: number) => Float64Array;
+}
+
 /** Attention of one row the way HF computes it: KV head k serves query heads [k·G, (k+1)·G). */
-function reference(graph: GraphSpec, x: Float32Array, pastKey: Float32Array, pastValue: Float32Array, positions: readonly number[]): Float64Array {
+function reference(graph: GraphSpec, x: Float32Array, pastKey: Float32Array, pastValue: Float32Array, positions: readonly number[]): Reference {
   const w = (name: string): Float32Array => weightOf(graph, `self_attn.${name}.weight`).values;
   const input = Float64Array.from(x);
   const q = matmul(input, w('q_proj'), NEW, D_MODEL, HEADS * HEAD_DIM);
@@ -102,39 +112,59 @@ function reference(graph: GraphSpec, x: Float32Array, pastKey: Float32Array, pas
       }
     }
   }
-  return matmul(merged, w('o_proj'), NEW, HEADS * HEAD_DIM, D_MODEL);
+  return { out: matmul(merged, w('o_proj'), NEW, HEADS * HEAD_DIM, D_MODEL), keyAt, valueAt };
 }
 
-test('attention with fewer KV heads than query heads equals HF repeat_kv attention, row by row in a batch', async (t) => {
-  const graph = attentionGraph();
-  assert.deepEqual(weightOf(graph, 'self_attn.q_proj.weight').dims, [D_MODEL, HEADS * HEAD_DIM]);
-  assert.deepEqual(weightOf(graph, 'self_attn.k_proj.weight').dims, [D_MODEL, KV_HEADS * HEAD_DIM]);
-  const bytes = encodeModel({ irVersion: 8, opsetVersion: 17, producerName: 'test', producerVersion: '1', docString: '', graph });
-  const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1, interOpNumThreads: 1, executionProviders: ['cpu'] });
-  t.after(() => session.release());
+/** Row r of a present output `[batch, KV, slots, D]` as the reference would hold slots [from, from + slots). */
+function expectedPresent(ref: Reference, kind: 'key' | 'value', from: number, slots: number): Float32Array {
+  const at = kind === 'key' ? ref.keyAt : ref.valueAt;
+  const out = new Float32Array(KV_HEADS * slots * HEAD_DIM);
+  for (let kv = 0; kv < KV_HEADS; kv += 1) for (let s = 0; s < slots; s += 1) out.set(at(kv, from + s), (kv * slots + s) * HEAD_DIM);
+  return out;
+}
 
+test('attention with fewer KV heads than query heads equals HF repeat_kv attention, row by row in a batch, whatever the present holds', async (t) => {
   const batch = 2;
   const x = noise(batch * NEW * D_MODEL, 5, 1.5);
   const pastSize = KV_HEADS * PAST * HEAD_DIM;
   const pastKey = noise(batch * pastSize, 6, 1.5);
   const pastValue = noise(batch * pastSize, 7, 1.5);
   const positions = [[3, 4], [10, 11]];
-  const outputs = await session.run({
-    x: floatTensor(x, [batch, NEW, D_MODEL]),
-    attention_mask: int64Tensor(Array<number>(batch * (PAST + NEW)).fill(1), [batch, PAST + NEW]),
-    position_ids: int64Tensor(positions.flat(), [batch, NEW]),
-    past_key: floatTensor(pastKey, [batch, KV_HEADS, PAST, HEAD_DIM]),
-    past_value: floatTensor(pastValue, [batch, KV_HEADS, PAST, HEAD_DIM]),
-  });
-  assert.deepEqual(outputs.present_key?.dims, [batch, KV_HEADS, PAST + NEW, HEAD_DIM]);
-  assert.deepEqual(outputs.present_value?.dims, [batch, KV_HEADS, PAST + NEW, HEAD_DIM]);
-  const out = floats(outputs.out);
-  for (let r = 0; r < batch; r += 1) {
-    const rowSlice = (data: Float32Array, size: number): Float32Array => data.subarray(r * size, (r + 1) * size);
-    const expected = reference(graph, rowSlice(x, NEW * D_MODEL), rowSlice(pastKey, pastSize), rowSlice(pastValue, pastSize), positions[r] ?? []);
-    const diff = maxAbsDiff(Float32Array.from(expected), rowSlice(out, NEW * D_MODEL));
-    assert.ok(diff <= TOLERANCE, `row ${r}: the graph differs from the reference by ${diff}`);
+  const outs: Partial<Record<PresentOutput, Float32Array>> = {};
+  for (const presentOutput of ['new', 'full'] as const) {
+    const graph = attentionGraph(presentOutput);
+    assert.deepEqual(weightOf(graph, 'self_attn.q_proj.weight').dims, [D_MODEL, HEADS * HEAD_DIM]);
+    assert.deepEqual(weightOf(graph, 'self_attn.k_proj.weight').dims, [D_MODEL, KV_HEADS * HEAD_DIM]);
+    const bytes = encodeModel({ irVersion: 8, opsetVersion: 17, producerName: 'test', producerVersion: '1', docString: '', graph });
+    const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1, interOpNumThreads: 1, executionProviders: ['cpu'] });
+    t.after(() => session.release());
+    const outputs = await session.run({
+      x: floatTensor(x, [batch, NEW, D_MODEL]),
+      attention_mask: int64Tensor(Array<number>(batch * (PAST + NEW)).fill(1), [batch, PAST + NEW]),
+      position_ids: int64Tensor(positions.flat(), [batch, NEW]),
+      past_key: floatTensor(pastKey, [batch, KV_HEADS, PAST, HEAD_DIM]),
+      past_value: floatTensor(pastValue, [batch, KV_HEADS, PAST, HEAD_DIM]),
+    });
+    // "full": past ++ new (HF); "new": only this call's steps.
+    const slots = presentOutput === 'full' ? PAST + NEW : NEW;
+    assert.deepEqual(outputs.present_key?.dims, [batch, KV_HEADS, slots, HEAD_DIM]);
+    assert.deepEqual(outputs.present_value?.dims, [batch, KV_HEADS, slots, HEAD_DIM]);
+    const out = floats(outputs.out);
+    outs[presentOutput] = out;
+    for (let r = 0; r < batch; r += 1) {
+      const rowSlice = (data: Float32Array, size: number): Float32Array => data.subarray(r * size, (r + 1) * size);
+      const ref = reference(graph, rowSlice(x, NEW * D_MODEL), rowSlice(pastKey, pastSize), rowSlice(pastValue, pastSize), positions[r] ?? []);
+      const diff = maxAbsDiff(Float32Array.from(ref.out), rowSlice(out, NEW * D_MODEL));
+      assert.ok(diff <= TOLERANCE, `${presentOutput} row ${r}: the graph differs from the reference by ${diff}`);
+      for (const kind of ['key', 'value'] as const) {
+        const present = rowSlice(floats(outputs[`present_${kind}`]), KV_HEADS * slots * HEAD_DIM);
+        const presentDiff = maxAbsDiff(expectedPresent(ref, kind, PAST + NEW - slots, slots), present);
+        assert.ok(presentDiff <= TOLERANCE, `${presentOutput} row ${r}: present_${kind} differs from the reference by ${presentDiff}`);
+      }
+    }
   }
+  // The present outputs are a side channel: the attention itself is the same graph either way.
+  assert.deepEqual(outs.full, outs.new);
 });
 
 test('the default decoder uses grouped-query attention: 12 query heads over 3 KV heads per layer', () => {
