@@ -175,7 +175,7 @@ test('streaming the audio through /wss gives the reference translation', { skip 
   assert.deepEqual(translations, cumulative);
 });
 
-test('a session at multiplier 1 gets the <latency_1> system prompt (prompt.firstByMultiplier)', { skip: skip ?? false, todo: 'needs chunk-translator.ts to pick prompt.firstByMultiplier[m] for a first chunk' }, async (t) => {
+test('a session at multiplier 1 gets the <latency_1> system prompt (prompt.firstByMultiplier)', { skip: skip ?? false }, async (t) => {
   const ref = await reference(1);
   const pkg = await loadModelPackage(ready().packageDir);
   const engine = await createEngine(engineOptions({ modelsDir: ready().modelsDir }));
