@@ -6,8 +6,8 @@
  *               text after its last sample arrived.
  * Prints a table, then one JSON line with every row.
  *
- *   npm run bench:engine -- [--sessions 1,8,32] [--seconds 20] [--rt-seconds 12] [--workers 1]
- *                           [--threads 2] [--beam 4] [--latency 2] [--wait-ms 5] [--modes capacity,real-time]
+ *   npm run bench:engine -- [--sessions 1,8,32] [--seconds 20] [--rt-seconds 12] [--workers 2]
+ *                           [--threads 1] [--beam 4] [--latency 2] [--wait-ms 100] [--modes capacity,real-time]
  */
 import { parseArgs } from 'node:util';
 import { createEngine } from '../src/inference/engine.ts';
@@ -19,11 +19,11 @@ const { values: args } = parseArgs({
     sessions: { type: 'string', default: '1,8,32' },
     seconds: { type: 'string', default: '20' },
     'rt-seconds': { type: 'string', default: '12' },
-    workers: { type: 'string', default: '1' },
-    threads: { type: 'string', default: '2' },
+    workers: { type: 'string', default: '2' },
+    threads: { type: 'string', default: '1' },
     beam: { type: 'string', default: '4' },
     latency: { type: 'string', default: '2' },
-    'wait-ms': { type: 'string', default: '5' },
+    'wait-ms': { type: 'string', default: '100' },
     modes: { type: 'string', default: 'capacity,real-time' },
     pair: { type: 'string', default: 'English -> German' },
   },

@@ -32,11 +32,11 @@ function problemsOf(run: () => unknown): readonly string[] {
   assert.fail('expected a ConfigError');
 }
 
-test('defaults: 0.0.0.0:8000, one cpu worker with two threads, batching 32 / 100 ms, 300 s idle timeout', () => {
+test('defaults: 0.0.0.0:8000, two cpu workers with one thread each, batching 32 / 100 ms, 300 s idle timeout', () => {
   const config = loadConfig(sources());
   assert.equal(config.server.host, '0.0.0.0');
   assert.equal(config.server.port, 8000);
-  assert.deepEqual(config.engine.devices, [{ device: 'cpu', workers: 1, intraOpThreads: 2 }]);
+  assert.deepEqual(config.engine.devices, [{ device: 'cpu', workers: 2, intraOpThreads: 1 }]);
   assert.deepEqual(config.engine.batching, { maxBatchSize: 32, maxWaitMs: 100, maxQueueSize: 1024 });
   assert.equal(config.sessions.idleTimeoutMs, 300_000);
   assert.ok(Object.isFrozen(config.engine.batching), 'deep-frozen');
