@@ -41,6 +41,9 @@ interface Row {
   meanDecodeBatchRows: number;
   /** Share of wall time the workers spent running batches (all workers summed). */
   workerBusy: number;
+  /** Worker seconds spent in prefill and in decode batches. */
+  prefillSeconds: number;
+  decodeSeconds: number;
 }
 
 function percentile(values: number[], p: number): number {
@@ -113,20 +116,22 @@ async function run(mode: Row['mode'], sessions: number, batching: boolean): Prom
     errors,
     meanDecodeBatchRows: Number((batches ? rows / batches : 0).toFixed(1)),
     workerBusy: Number((busyMs / 1000 / wallSeconds).toFixed(2)),
+    prefillSeconds: Number((Object.values(stats).reduce((sum, m) => sum + m.prefill.computeMsTotal, 0) / 1000).toFixed(2)),
+    decodeSeconds: Number((Object.values(stats).reduce((sum, m) => sum + m.decode.computeMsTotal, 0) / 1000).toFixed(2)),
   };
 }
 
 const rows: Row[] = [];
 const modes = args.modes.split(',') as Row['mode'][];
 console.log(`engine benchmark: ${args.pair}, latency x${args.latency}, beam ${args.beam}, ${args.workers} worker(s) x ${args.threads} thread(s), max wait ${args['wait-ms']} ms`);
-console.log('mode       sessions batching  audio-s/wall-s  p50-ms   p95-ms  chunks errors rows/decode-batch worker-busy');
+console.log('mode       sessions batching  audio-s/wall-s  p50-ms   p95-ms  chunks errors rows/decode-batch worker-busy prefill-s decode-s');
 for (const mode of modes) {
   for (const sessions of args.sessions.split(',').map(Number)) {
     for (const batching of [true, false]) {
       const row = await run(mode, sessions, batching);
       rows.push(row);
       console.log(
-        `${row.mode.padEnd(10)} ${String(row.sessions).padStart(8)} ${String(row.batching).padEnd(8)} ${row.audioSecondsPerWallSecond.toFixed(2).padStart(15)} ${row.chunkLatencyMsP50.toFixed(1).padStart(7)} ${row.chunkLatencyMsP95.toFixed(1).padStart(8)} ${String(row.chunks).padStart(7)} ${String(row.errors).padStart(6)} ${row.meanDecodeBatchRows.toFixed(1).padStart(8)} ${row.workerBusy.toFixed(2).padStart(18)}`,
+        `${row.mode.padEnd(10)} ${String(row.sessions).padStart(8)} ${String(row.batching).padEnd(8)} ${row.audioSecondsPerWallSecond.toFixed(2).padStart(15)} ${row.chunkLatencyMsP50.toFixed(1).padStart(7)} ${row.chunkLatencyMsP95.toFixed(1).padStart(8)} ${String(row.chunks).padStart(7)} ${String(row.errors).padStart(6)} ${row.meanDecodeBatchRows.toFixed(1).padStart(8)} ${row.workerBusy.toFixed(2).padStart(18)} ${row.prefillSeconds.toFixed(2).padStart(9)} ${row.decodeSeconds.toFixed(2).padStart(8)}`,
       );
     }
   }
