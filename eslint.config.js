@@ -16,7 +16,7 @@ export default tseslint.config(
   },
   {
     files: ['static/**/*.js'],
-    languageOptions: { globals: { window: 'readonly', document: 'readonly', navigator: 'readonly', console: 'readonly', fetch: 'readonly', WebSocket: 'readonly', URL: 'readonly', URLSearchParams: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', AudioContext: 'readonly', AudioWorkletProcessor: 'readonly', registerProcessor: 'readonly', sampleRate: 'readonly', Blob: 'readonly', localStorage: 'readonly', performance: 'readonly', Float32Array: 'readonly', alert: 'readonly', location: 'readonly', requestAnimationFrame: 'readonly' } },
+    languageOptions: { globals: { window: 'readonly', document: 'readonly', navigator: 'readonly', console: 'readonly', fetch: 'readonly', WebSocket: 'readonly', URL: 'readonly', URLSearchParams: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', AudioContext: 'readonly', AudioWorkletProcessor: 'readonly', registerProcessor: 'readonly', sampleRate: 'readonly', Blob: 'readonly', localStorage: 'readonly', sessionStorage: 'readonly', performance: 'readonly', Float32Array: 'readonly', alert: 'readonly', location: 'readonly', requestAnimationFrame: 'readonly' } },
   },
   {
     files: ['scripts/**/*.mjs', 'eslint.config.js'],

@@ -21,8 +21,18 @@ function push(series, value) {
   if (series.length > HISTORY_POINTS) series.shift();
 }
 
+// With admin.token set on the server, the operator opens /dashboard#token=<token>: the fragment
+// never reaches the server's logs, and the token is kept for this tab only.
+const TOKEN_KEY = 'infinisst-admin-token';
+const tokenFromUrl = new URLSearchParams(location.hash.slice(1)).get('token');
+if (tokenFromUrl) sessionStorage.setItem(TOKEN_KEY, tokenFromUrl);
+const adminToken = sessionStorage.getItem(TOKEN_KEY);
+
 async function getJson(path) {
-  const response = await fetch(path, { headers: { Accept: 'application/json' }, cache: 'no-store' });
+  const headers = { Accept: 'application/json' };
+  if (adminToken) headers.Authorization = `Bearer ${adminToken}`;
+  const response = await fetch(path, { headers, cache: 'no-store' });
+  if (response.status === 401) throw new Error(`${path} needs the operator token: open /dashboard#token=<admin token>`);
   if (!response.ok) throw new Error(`${path} answered HTTP ${response.status}`);
   return response.json();
 }
