@@ -14,7 +14,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
-import WebSocket from 'ws';
+import { BASE_FRAME_SAMPLES, openTranslationSocket } from '../src/client/translation-client.ts';
+import type { TranslationFrame, TranslationSocket } from '../src/client/translation-client.ts';
 import { decodeWav } from '../src/evaluation/wav.ts';
 
 const run = promisify(execFile);
@@ -134,37 +135,39 @@ async function speech(): Promise<{ samples: Float32Array; source: string }> {
 }
 
 interface SocketRun {
-  frames: string[];
+  frames: TranslationFrame[];
   closeCode: number | null;
 }
 
-/** Opens /wss/<raw id> (the URL parser encodes space and ">"), sends, and collects until `done`. */
-function openSocket(id: string, send: (socket: WebSocket) => void, done: (frames: string[]) => boolean): Promise<SocketRun> {
+/** Opens /wss/{id} (the shared client percent-encodes space and ">"), sends, and collects until `done`. */
+function openSocket(id: string, send: (socket: TranslationSocket) => Promise<void>, done: (frames: TranslationFrame[]) => boolean): Promise<SocketRun> {
   return new Promise((resolve, reject) => {
-    const socket = new WebSocket(`${base.replace(/^http/, 'ws')}/wss/${id}`);
-    const frames: string[] = [];
-    const timer = setTimeout(() => {
-      socket.terminate();
-      reject(new Error(`timed out after ${timeoutMs} ms; frames so far: ${JSON.stringify(frames.slice(-3))}`));
-    }, timeoutMs);
+    const frames: TranslationFrame[] = [];
     const finish = (closeCode: number | null): void => {
       clearTimeout(timer);
       resolve({ frames, closeCode });
     };
-    socket.on('open', () => send(socket));
-    socket.on('message', (data, isBinary) => {
-      if (isBinary) return;
-      frames.push(data.toString());
-      if (done(frames)) {
-        socket.close();
-        finish(null);
-      }
+    const socket = openTranslationSocket(base, id, {
+      onFrame(frame) {
+        frames.push(frame);
+        if (done(frames)) {
+          socket.close();
+          finish(null);
+        }
+      },
+      onClose: ({ code }) => finish(code),
+      onError(error) {
+        clearTimeout(timer);
+        reject(error);
+      },
     });
-    socket.on('close', (code) => finish(code));
-    socket.on('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
+    // Handlers run only after this synchronous setup, so `timer` is defined whenever they use it.
+    const timer = setTimeout(() => {
+      socket.terminate();
+      reject(new Error(`timed out after ${timeoutMs} ms; frames so far: ${JSON.stringify(frames.slice(-3).map((frame) => frame.raw))}`));
+    }, timeoutMs);
+    // A socket that fails to open is reported by onError or onClose.
+    socket.opened.then(() => send(socket), () => undefined).catch(reject);
   });
 }
 
@@ -209,27 +212,27 @@ async function main(): Promise<void> {
   await bothStyles('POST /enable_evaluation_mode', '/enable_evaluation_mode', { session_id: queryId }, (json) => expect(json.success === true, JSON.stringify(json)));
 
   await check('WS /wss/{unknown} → close 4000', async () => {
-    const result = await openSocket('client_none_English -> Chinese_0', () => undefined, () => false);
+    const result = await openSocket('client_none_English -> Chinese_0', async () => undefined, () => false);
     expect(result.closeCode === 4000, `close code ${String(result.closeCode)}`);
   });
   await check(`WS /wss/{id}: speech WAV → translation frames (${pair})`, async () => {
     const audio = await speech();
-    const frameSamples = 15_360 * 2;
+    const frameSamples = BASE_FRAME_SAMPLES * 2;
     const result = await openSocket(
       jsonId,
-      (socket) => {
+      async (socket) => {
         for (let offset = 0; offset < audio.samples.length; offset += frameSamples) {
           const frame = new Float32Array(frameSamples);
           frame.set(audio.samples.subarray(offset, offset + frameSamples));
-          socket.send(frame);
+          await socket.sendAudio(frame);
         }
-        socket.send('EOF');
+        await socket.sendEof();
       },
-      (frames) => frames.some((frame) => frame.startsWith('PROCESSING_COMPLETE')),
+      (frames) => frames.some((frame) => frame.kind === 'complete'),
     );
-    expect(result.frames[0]?.startsWith('READY:'), `first frame ${JSON.stringify(result.frames[0])}`);
-    const translations = result.frames.filter((frame) => !/^(READY|INITIALIZING|ERROR|PROCESSING_COMPLETE|LATENCY_UPDATED):/.test(frame));
-    const errors = result.frames.filter((frame) => frame.startsWith('ERROR:'));
+    expect(result.frames[0]?.kind === 'ready', `first frame ${JSON.stringify(result.frames[0]?.raw)}`);
+    const translations = result.frames.filter((frame) => frame.kind === 'translation').map((frame) => frame.text);
+    const errors = result.frames.filter((frame) => frame.kind === 'error').map((frame) => frame.raw);
     expect(errors.length === 0, `errors: ${errors.join(' | ')}`);
     expect(translations.length > 0, 'no translation frame');
     return `${audio.source}, ${translations.length} frames, last: ${JSON.stringify(translations[translations.length - 1]?.slice(0, 60))}`;

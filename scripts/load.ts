@@ -16,7 +16,8 @@ import { readFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import WebSocket from 'ws';
+import { BASE_FRAME_SAMPLES, createSession, deleteSession, openTranslationSocket, ping as pingSession } from '../src/client/translation-client.ts';
+import type { TranslationSocket } from '../src/client/translation-client.ts';
 import { decodeWav } from '../src/evaluation/wav.ts';
 
 const { values: args } = parseArgs({
@@ -39,7 +40,7 @@ const seconds = Number(args.seconds);
 const multiplier = Number(args.multiplier);
 const rampMs = 1000 * Number(args['ramp-seconds'] ?? Math.min(10, seconds / 4));
 const drainTimeoutMs = 1000 * Number(args['drain-timeout-seconds']);
-const frameSamples = 15_360 * multiplier;
+const frameSamples = BASE_FRAME_SAMPLES * multiplier;
 const frameIntervalMs = (frameSamples / 16) / speed;
 for (const [name, value] of Object.entries({ sessionCount, speed, seconds, multiplier, rampMs })) {
   if (!Number.isFinite(value) || value < 0 || (name !== 'rampMs' && value === 0)) throw new Error(`invalid --${name}: ${value}`);
@@ -74,29 +75,20 @@ async function speechAudio(): Promise<Float32Array> {
   return out;
 }
 
-async function post(path: string, query: Record<string, string>): Promise<Record<string, unknown>> {
-  const response = await fetch(`${baseUrl}${path}?${new URLSearchParams(query)}`, { method: 'POST' });
-  const body = (await response.json().catch(() => ({}))) as Record<string, unknown>;
-  if (!response.ok) throw new Error(`${path}: HTTP ${response.status} ${JSON.stringify(body).slice(0, 200)}`);
-  return body;
-}
-
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function runSession(index: number, audio: Float32Array): Promise<SessionResult> {
   const result: SessionResult = { id: null, framesSent: 0, textFrames: 0, errorFrames: [], failure: null, drainMs: null, pingsMs: [], closeCode: null, isDrainTimedOut: false };
   await sleep((rampMs * index) / Math.max(1, sessionCount));
   let pinger: NodeJS.Timeout | undefined;
-  let socket: WebSocket | undefined;
+  let socket: TranslationSocket | undefined;
   try {
-    const init = await post('/init', { agent_type: 'InfiniSST', language_pair: args.pair ?? '', latency_multiplier: String(multiplier), client_id: `load_${index}_${Date.now().toString(36)}` });
-    const id = init.session_id;
-    if (typeof id !== 'string') throw new Error(`/init: ${JSON.stringify(init).slice(0, 200)}`);
+    const { sessionId: id } = await createSession(baseUrl, { agent_type: 'InfiniSST', language_pair: args.pair ?? '', latency_multiplier: String(multiplier), client_id: `load_${index}_${Date.now().toString(36)}` });
     result.id = id;
     const ping = async (): Promise<void> => {
       const startedAt = performance.now();
       try {
-        await post('/ping', { session_id: id });
+        await pingSession(baseUrl, id);
         result.pingsMs.push(performance.now() - startedAt);
       } catch (error) {
         result.errorFrames.push(`ping: ${String(error)}`);
@@ -104,47 +96,41 @@ async function runSession(index: number, audio: Float32Array): Promise<SessionRe
     };
     void ping();
     pinger = setInterval(() => void ping(), 5_000);
-    const ws = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}/wss/${id}`);
-    socket = ws;
     let onComplete: (() => void) | undefined;
-    ws.on('message', (data: Buffer, isBinary: boolean) => {
-      if (isBinary) return;
-      const text = data.toString();
-      if (text.startsWith('ERROR:')) result.errorFrames.push(text);
-      else if (text.startsWith('PROCESSING_COMPLETE')) onComplete?.();
-      else if (!/^(READY|INITIALIZING|LATENCY_UPDATED):/.test(text)) result.textFrames++;
+    const ws = openTranslationSocket(baseUrl, id, {
+      onFrame(frame) {
+        if (frame.kind === 'error') result.errorFrames.push(frame.raw);
+        else if (frame.kind === 'complete') onComplete?.();
+        else if (frame.kind === 'translation') result.textFrames++;
+      },
+      onClose: ({ code }) => (result.closeCode = code),
     });
-    const closed = new Promise<void>((done) => ws.on('close', (code) => {
-      result.closeCode = code;
-      done();
-    }));
-    await new Promise<void>((done, fail) => {
-      ws.once('open', () => done());
-      ws.once('error', fail);
-    });
+    socket = ws;
+    await ws.opened;
     const startedAt = performance.now();
     const totalFrames = Math.max(1, Math.round((seconds * 1000 * speed) / (frameSamples / 16)));
     for (let frame = 0; frame < totalFrames; frame++) {
       const due = startedAt + frame * frameIntervalMs;
       const wait = due - performance.now();
       if (wait > 0) await sleep(wait);
-      if (ws.readyState !== WebSocket.OPEN) throw new Error(`socket closed early (${result.closeCode ?? 'no code'})`);
+      if (!ws.isOpen) throw new Error(`socket closed early (${result.closeCode ?? 'no code'})`);
       const chunk = new Float32Array(frameSamples);
       const offset = (frame * frameSamples) % audio.length;
       chunk.set(audio.subarray(offset, offset + frameSamples));
       if (offset + frameSamples > audio.length) chunk.set(audio.subarray(0, offset + frameSamples - audio.length), audio.length - offset);
-      ws.send(chunk);
+      // Not awaited, as before: a failed send shows up as the socket closing.
+      void ws.sendAudio(chunk).catch(() => undefined);
       result.framesSent++;
     }
     const eofAt = performance.now();
     const complete = new Promise<void>((done) => (onComplete = done));
-    ws.send('EOF');
+    void ws.sendEof().catch(() => undefined);
     let drainTimer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<boolean>((done) => (drainTimer = setTimeout(() => done(false), drainTimeoutMs)));
-    const isComplete = await Promise.race([complete.then(() => true), closed.then(() => false), timedOut]);
+    const isComplete = await Promise.race([complete.then(() => true), ws.closed.then(() => false), timedOut]);
     clearTimeout(drainTimer);
     if (isComplete) result.drainMs = performance.now() - eofAt;
-    else if (ws.readyState === WebSocket.OPEN) result.isDrainTimedOut = true;
+    else if (ws.isOpen) result.isDrainTimedOut = true;
     else throw new Error(`socket closed before PROCESSING_COMPLETE (${result.closeCode ?? 'no code'})`);
     ws.close();
   } catch (error) {
@@ -152,7 +138,7 @@ async function runSession(index: number, audio: Float32Array): Promise<SessionRe
   } finally {
     clearInterval(pinger);
     socket?.terminate();
-    if (result.id !== null) await post('/delete_session', { session_id: result.id }).catch(() => undefined);
+    if (result.id !== null) await deleteSession(baseUrl, result.id).catch(() => undefined);
   }
   return result;
 }

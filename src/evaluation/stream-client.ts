@@ -8,13 +8,20 @@
  * Clock: the stream starts when capture would start; frame k is sent when its last sample would
  * have been captured at `speed` × real time (speed 0 = as fast as possible).
  */
-import WebSocket from 'ws';
+import {
+  BASE_FRAME_SAMPLES,
+  createSession as createApiSession,
+  deleteSession,
+  openTranslationSocket,
+  requestJson,
+  SAMPLE_RATE_HZ,
+  waitUntilActive,
+} from '../client/translation-client.ts';
 import { AppError } from '../errors.ts';
 import type { UnitKind } from './language.ts';
 import { newUnitsFromCumulative } from './units.ts';
 
-export const SAMPLE_RATE_HZ = 16_000;
-export const BASE_FRAME_SAMPLES = 15_360;
+export { BASE_FRAME_SAMPLES, SAMPLE_RATE_HZ };
 
 export interface ReceivedUnit {
   unit: string;
@@ -49,28 +56,29 @@ export interface StreamFileResult {
   serverSourceMs?: number[];
 }
 
-const CONTROL_PREFIXES = ['READY:', 'INITIALIZING:', 'LATENCY_UPDATED:'];
-
-function wsUrl(baseUrl: string, sessionId: string): string {
-  const url = new URL(baseUrl);
-  url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
-  url.pathname = `${url.pathname.replace(/\/$/, '')}/wss/${encodeURIComponent(sessionId)}`;
-  return url.toString();
+/** The shared client's errors become this module's AppError, as its callers expect. */
+function asAppError(error: unknown): AppError {
+  return error instanceof AppError ? error : new AppError('internal', error instanceof Error ? error.message : String(error), { cause: error });
 }
 
-async function requestJson(url: string, method: 'GET' | 'POST'): Promise<unknown> {
-  let response: Response;
+async function createSession(options: StreamFileOptions): Promise<string> {
   try {
-    response = await fetch(url, { method });
+    const session = await createApiSession(options.baseUrl, {
+      agent_type: 'InfiniSST',
+      language_pair: options.languagePair,
+      latency_multiplier: String(options.latencyMultiplier),
+      client_id: `eval_${Math.random().toString(36).slice(2, 12)}`,
+      evaluation_mode: 'true',
+    });
+    // A queued session becomes active on its own; wait for it like the web client does.
+    if (session.queued) {
+      const waitOptions: Parameters<typeof waitUntilActive>[2] = { intervalMs: 500 };
+      if (options.sleep) waitOptions.sleep = options.sleep;
+      await waitUntilActive(options.baseUrl, session.sessionId, waitOptions);
+    }
+    return session.sessionId;
   } catch (error) {
-    const cause = error instanceof Error && error.cause instanceof Error ? error.cause.message : String(error);
-    throw new AppError('internal', `cannot reach the server at ${new URL(url).origin} (${cause}); is it running (npm start)?`, { cause: error });
-  }
-  const text = await response.text();
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    throw new AppError('internal', `${method} ${new URL(url).pathname} answered HTTP ${response.status} without JSON`);
+    throw asAppError(error);
   }
 }
 
@@ -78,38 +86,10 @@ function field(value: unknown, key: string): unknown {
   return typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[key] : undefined;
 }
 
-async function createSession(options: StreamFileOptions): Promise<string> {
-  const query = new URLSearchParams({
-    agent_type: 'InfiniSST',
-    language_pair: options.languagePair,
-    latency_multiplier: String(options.latencyMultiplier),
-    client_id: `eval_${Math.random().toString(36).slice(2, 12)}`,
-    evaluation_mode: 'true',
-  });
-  const base = options.baseUrl.replace(/\/$/, '');
-  const reply = await requestJson(`${base}/init?${query}`, 'POST');
-  const sessionId = field(reply, 'session_id');
-  if (typeof sessionId !== 'string') {
-    const error = field(reply, 'error') ?? field(reply, 'detail') ?? JSON.stringify(reply);
-    throw new AppError('internal', `/init failed: ${typeof error === 'string' ? error : JSON.stringify(error)}`);
-  }
-  // A queued session becomes active on its own; wait for it like the web client does.
-  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
-  for (let status = field(reply, 'queued') === true ? 'queued' : 'active'; status !== 'active'; ) {
-    await sleep(500);
-    const info = await requestJson(`${base}/queue_status/${encodeURIComponent(sessionId)}`, 'GET');
-    const next = field(info, 'status');
-    if (next !== 'queued' && next !== 'active' && next !== 'initializing') throw new AppError('internal', `session ${String(next)} while queued`);
-    status = next;
-  }
-  return sessionId;
-}
-
 /** Reads the server tracker's per-unit NCA delays; undefined unless they match `units` exactly. */
 async function fetchServerDelays(baseUrl: string, sessionId: string, units: readonly ReceivedUnit[]): Promise<number[] | undefined> {
-  const base = baseUrl.replace(/\/$/, '');
   try {
-    const reply = await requestJson(`${base}/session_delays/${encodeURIComponent(sessionId)}?include_details=true`, 'GET');
+    const reply = await requestJson(baseUrl, 'GET', `/session_delays/${encodeURIComponent(sessionId)}`, { include_details: 'true' });
     const delays = field(reply, 'delays');
     const details = field(delays, 'word_delays') ?? field(delays, 'character_delays');
     if (!Array.isArray(details) || details.length !== units.length) return undefined;
@@ -132,7 +112,6 @@ export async function streamFile(options: StreamFileOptions): Promise<StreamFile
   const now = options.now ?? (() => performance.now());
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const sessionId = await createSession(options);
-  const socket = new WebSocket(wsUrl(options.baseUrl, sessionId));
   const units: ReceivedUnit[] = [];
   const serverErrors: string[] = [];
   let text = '';
@@ -142,36 +121,33 @@ export async function streamFile(options: StreamFileOptions): Promise<StreamFile
   let settle: (() => void) | undefined;
   const completed = new Promise<void>((resolve) => (settle = resolve));
 
-  // Listeners first: frames may arrive before `open` resolves in our code.
-  socket.on('message', (data, isBinary) => {
-    if (isBinary) return;
-    const message = Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8');
-    if (message.startsWith('PROCESSING_COMPLETE:')) return settle?.();
-    if (message.startsWith('ERROR:')) return void serverErrors.push(message.slice(6).trim());
-    if (CONTROL_PREFIXES.some((prefix) => message.startsWith(prefix))) return;
-    try {
-      const added = newUnitsFromCumulative(text, message, options.unitKind);
-      const elapsedMs = now() - startMs;
-      const sentAudioMs = (sentSamples * 1000) / SAMPLE_RATE_HZ;
-      for (const unit of added) units.push({ unit, elapsedMs, sentAudioMs });
-      text = message;
-    } catch (error) {
-      failure = error instanceof Error ? error : new Error(String(error));
+  // The shared socket attaches these before the handshake: frames may arrive with it.
+  const socket = openTranslationSocket(options.baseUrl, sessionId, {
+    onFrame(frame) {
+      if (frame.kind === 'complete') return settle?.();
+      if (frame.kind === 'error') return void serverErrors.push(frame.text);
+      if (frame.kind !== 'translation') return;
+      try {
+        const added = newUnitsFromCumulative(text, frame.text, options.unitKind);
+        const elapsedMs = now() - startMs;
+        const sentAudioMs = (sentSamples * 1000) / SAMPLE_RATE_HZ;
+        for (const unit of added) units.push({ unit, elapsedMs, sentAudioMs });
+        text = frame.text;
+      } catch (error) {
+        failure = error instanceof Error ? error : new Error(String(error));
+        settle?.();
+      }
+    },
+    onClose({ code, reason }) {
+      failure ??= new AppError('internal', `socket closed before PROCESSING_COMPLETE (${code} ${reason})`);
       settle?.();
-    }
+    },
+    onError(error) {
+      failure ??= error;
+      settle?.();
+    },
   });
-  socket.on('close', (code, reason) => {
-    failure ??= new AppError('internal', `socket closed before PROCESSING_COMPLETE (${code} ${reason.toString()})`);
-    settle?.();
-  });
-  socket.on('error', (error) => {
-    failure ??= error;
-    settle?.();
-  });
-  await new Promise<void>((resolve, reject) => {
-    socket.once('open', () => resolve());
-    socket.once('error', reject);
-  });
+  await socket.opened;
 
   const timer = setTimeout(() => {
     failure ??= new AppError('deadlineExceeded', `no PROCESSING_COMPLETE within ${options.timeoutMs} ms`);
@@ -187,10 +163,11 @@ export async function streamFile(options: StreamFileOptions): Promise<StreamFile
         const waitMs = dueMs - (now() - startMs);
         if (waitMs > 0) await sleep(waitMs);
       }
-      await new Promise<void>((resolve, reject) => socket.send(frame.buffer, (error) => (error ? reject(error) : resolve())));
+      await socket.sendAudio(frame);
       sentSamples = offset + frame.length;
     }
-    if (!failure) socket.send('EOF');
+    // A failed EOF shows up as the socket's close or error, which settles the wait.
+    if (!failure) void socket.sendEof().catch(() => undefined);
     await completed;
   } finally {
     clearTimeout(timer);
@@ -202,7 +179,7 @@ export async function streamFile(options: StreamFileOptions): Promise<StreamFile
   }
   const serverSourceMs = await fetchServerDelays(options.baseUrl, sessionId, units);
   socket.close();
-  await requestJson(`${options.baseUrl.replace(/\/$/, '')}/delete_session?session_id=${encodeURIComponent(sessionId)}`, 'POST').catch(() => undefined);
+  await deleteSession(options.baseUrl, sessionId).catch(() => undefined);
   const result: StreamFileResult = {
     sessionId,
     units,

@@ -6,8 +6,14 @@
  */
 import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
-import WebSocket from 'ws';
-import type { RawData } from 'ws';
+import {
+  BASE_FRAME_SAMPLES,
+  createSession as createApiSession,
+  deleteSession,
+  openTranslationSocket,
+  waitUntilActive,
+} from '../client/translation-client.ts';
+import type { TranslationFrame, TranslationSocket } from '../client/translation-client.ts';
 import { ChunkPacer, systemClock } from './chunk-pacer.ts';
 import type { PacerClock, PacingMode } from './chunk-pacer.ts';
 import { decodeAudioFile, decodeSampleRateHz } from './ffmpeg-decoder.ts';
@@ -16,7 +22,7 @@ import { addedText, buildCues } from './subtitles.ts';
 import type { SubtitleCue, TranslationEvent } from './subtitles.ts';
 
 /** Samples per latency unit in a frame (0.96 s at 16 kHz), as the browser page frames audio. */
-export const baseChunkSamples = 15_360;
+export const baseChunkSamples = BASE_FRAME_SAMPLES;
 
 export interface TranslateFileOptions {
   filePath: string;
@@ -51,8 +57,6 @@ export interface TranslateFileResult {
   wallMs: number;
 }
 
-const httpTimeoutMs = 30_000;
-
 /** Runs one file through the server. Throws Error with the server's message if the session cannot be created or the socket fails. */
 export async function translateFile(options: TranslateFileOptions): Promise<TranslateFileResult> {
   const clock = options.clock ?? systemClock();
@@ -77,33 +81,30 @@ export async function translateFile(options: TranslateFileOptions): Promise<Tran
   let sentSamples = 0;
   try {
     const pacer = new ChunkPacer(mode, clock);
-    const socket = createSocket(base, sessionId);
-    // Listen before the socket opens: a frame sent right after the handshake may arrive with it.
-    const completion = watchSocket(socket, {
-      onText(text) {
-        if (text.startsWith('READY:') || text.startsWith('INITIALIZING:')) status(text);
-        else if (text.startsWith('ERROR:')) {
-          serverErrors.push(text.slice('ERROR:'.length).trim());
-          status(text);
-        } else if (text.startsWith('LATENCY_UPDATED:')) status(text);
-        else {
-          const atMs = pacer.onTranslation();
-          const added = addedText(fullText, text);
-          fullText = text;
-          if (added.length > 0) {
-            events.push({ atMs, text: added });
-            options.onTranslation?.({ atMs, added, fullText });
-          }
+    // The shared socket listens before it opens: a frame sent right after the handshake may arrive with it.
+    const { socket, completion } = watchSocket(base, sessionId, (frame) => {
+      if (frame.kind === 'ready' || frame.kind === 'initializing' || frame.kind === 'latency-updated') status(frame.raw);
+      else if (frame.kind === 'error') {
+        serverErrors.push(frame.text);
+        status(frame.raw);
+      } else {
+        const atMs = pacer.onTranslation();
+        const added = addedText(fullText, frame.text);
+        fullText = frame.text;
+        if (added.length > 0) {
+          events.push({ atMs, text: added });
+          options.onTranslation?.({ atMs, added, fullText });
         }
-      },
+      }
     });
     const interrupted = abortedPromise(options.signal);
     try {
-      await Promise.race([opened(socket), completion.closed, interrupted]);
+      // A socket that fails before opening is explained by its close code and reason.
+      await Promise.race([socket.opened.catch(() => completion.closed), completion.closed, interrupted]);
       const send = async (samples: Float32Array): Promise<void> => {
         const endMs = ((sentSamples + samples.length) / decodeSampleRateHz) * 1000;
         await Promise.race([pacer.beforeSend(endMs), completion.closed, interrupted]);
-        await sendBinary(socket, samples).catch((error: unknown) => explainSendFailure(socket, completion, error));
+        await socket.sendAudio(samples).catch((error: unknown) => explainSendFailure(socket, completion, error));
         sentSamples += samples.length;
         chunksSent += 1;
         pacer.sent(endMs);
@@ -128,7 +129,7 @@ export async function translateFile(options: TranslateFileOptions): Promise<Tran
       }
       // The tail goes unpadded: the server pads it itself when `EOF` flushes the stream.
       if (filled > 0) await send(frame.slice(0, filled));
-      await sendText(socket, 'EOF').catch((error: unknown) => explainSendFailure(socket, completion, error));
+      await socket.sendEof().catch((error: unknown) => explainSendFailure(socket, completion, error));
       status(`sent ${chunksSent} chunks (${(sentSamples / decodeSampleRateHz).toFixed(2)} s of audio) and EOF; waiting for the server`);
       await withTimeout(Promise.race([completion.completed, interrupted]), options.completionTimeoutMs ?? 300_000, 'PROCESSING_COMPLETE did not arrive in time');
     } finally {
@@ -144,63 +145,19 @@ export async function translateFile(options: TranslateFileOptions): Promise<Tran
 }
 
 async function createSession(base: URL, options: TranslateFileOptions, status: (message: string) => void): Promise<string> {
-  const url = new URL('/init', base);
-  url.searchParams.set('agent_type', 'InfiniSST');
-  url.searchParams.set('language_pair', options.languagePair);
-  url.searchParams.set('latency_multiplier', String(options.latencyMultiplier));
-  url.searchParams.set('client_id', `cli_${Math.random().toString(36).slice(2, 12)}`);
-  const reply = await requestJson(url, 'POST');
-  const sessionId = reply.session_id;
-  if (typeof sessionId !== 'string' || sessionId === '') {
-    throw new Error(`/init failed: ${typeof reply.error === 'string' ? reply.error : JSON.stringify(reply)}`);
+  const session = await createApiSession(base, {
+    agent_type: 'InfiniSST',
+    language_pair: options.languagePair,
+    latency_multiplier: String(options.latencyMultiplier),
+    client_id: `cli_${Math.random().toString(36).slice(2, 12)}`,
+  });
+  if (session.queued || session.initializing) {
+    await waitUntilActive(base, session.sessionId, {
+      intervalMs: 1000,
+      onWaiting: (reply) => status(`session ${String(reply.status)}${typeof reply.queue_position === 'number' ? ` (position ${reply.queue_position})` : ''}`),
+    });
   }
-  if (reply.queued === true || reply.initializing === true) await waitUntilActive(base, sessionId, status);
-  return sessionId;
-}
-
-async function waitUntilActive(base: URL, sessionId: string, status: (message: string) => void): Promise<void> {
-  for (;;) {
-    const reply = await requestJson(new URL(`/queue_status/${encodeURIComponent(sessionId)}`, base), 'GET');
-    if (reply.status === 'active') return;
-    if (reply.status !== 'queued' && reply.status !== 'initializing') {
-      throw new Error(`session did not become active: ${JSON.stringify(reply)}`);
-    }
-    status(`session ${String(reply.status)}${typeof reply.queue_position === 'number' ? ` (position ${reply.queue_position})` : ''}`);
-    await new Promise((resolve) => setTimeout(resolve, 1000));
-  }
-}
-
-async function deleteSession(base: URL, sessionId: string): Promise<void> {
-  const url = new URL('/delete_session', base);
-  url.searchParams.set('session_id', sessionId);
-  await requestJson(url, 'POST');
-}
-
-async function requestJson(url: URL, method: 'GET' | 'POST'): Promise<Record<string, unknown>> {
-  const response = await fetch(url, { method, signal: AbortSignal.timeout(httpTimeoutMs) });
-  const text = await response.text();
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    throw new Error(`${method} ${url.pathname} answered HTTP ${response.status} with non-JSON: ${text.slice(0, 200)}`);
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new Error(`${method} ${url.pathname} answered HTTP ${response.status} with ${text.slice(0, 200)}`);
-  }
-  return parsed as Record<string, unknown>;
-}
-
-function createSocket(base: URL, sessionId: string): WebSocket {
-  const url = new URL(`/wss/${encodeURIComponent(sessionId)}`, base);
-  url.protocol = base.protocol === 'https:' ? 'wss:' : 'ws:';
-  // Float audio does not compress; deflate would only cost CPU on both ends.
-  return new WebSocket(url, { perMessageDeflate: false });
-}
-
-function opened(socket: WebSocket): Promise<void> {
-  if (socket.readyState === WebSocket.OPEN) return Promise.resolve();
-  return new Promise((resolve) => socket.once('open', () => resolve()));
+  return session.sessionId;
 }
 
 interface SocketWatch {
@@ -212,7 +169,7 @@ interface SocketWatch {
   closeError(): Error | undefined;
 }
 
-function watchSocket(socket: WebSocket, handlers: { onText(text: string): void }): SocketWatch {
+function watchSocket(base: URL, sessionId: string, onFrame: (frame: TranslationFrame) => void): { socket: TranslationSocket; completion: SocketWatch } {
   let complete: () => void = () => undefined;
   let fail: (error: Error) => void = () => undefined;
   const completed = new Promise<void>((resolve, reject) => {
@@ -226,49 +183,29 @@ function watchSocket(socket: WebSocket, handlers: { onText(text: string): void }
   completed.catch(() => undefined);
   closed.catch(() => undefined);
   let closeError: Error | undefined;
-  socket.on('message', (data: RawData, isBinary: boolean) => {
-    if (isBinary) return;
-    const text = rawToString(data);
-    if (text.startsWith('PROCESSING_COMPLETE:')) complete();
-    else handlers.onText(text);
-  });
-  socket.once('close', (code: number, reason: Buffer) => {
-    const error = new Error(`the server closed the WebSocket (${code}${reason.length > 0 ? ` ${reason.toString('utf8')}` : ''})`);
+  const failWith = (error: Error): void => {
     closeError ??= error;
     fail(error);
     failClosed(error);
+  };
+  const socket = openTranslationSocket(base, sessionId, {
+    onFrame(frame) {
+      if (frame.kind === 'complete') complete();
+      else onFrame(frame);
+    },
+    onClose: ({ code, reason }) => failWith(new Error(`the server closed the WebSocket (${code}${reason.length > 0 ? ` ${reason}` : ''})`)),
+    onError: failWith,
   });
-  socket.on('error', (error: Error) => {
-    closeError ??= error;
-    fail(error);
-    failClosed(error);
-  });
-  return { completed, closed, closeError: () => closeError };
+  return { socket, completion: { completed, closed, closeError: () => closeError } };
 }
 
 /** A send failed: if the socket is closing, report the server's close code and reason instead. */
-async function explainSendFailure(socket: WebSocket, watch: SocketWatch, error: unknown): Promise<never> {
-  if (socket.readyState === WebSocket.CLOSING || socket.readyState === WebSocket.CLOSED) {
+async function explainSendFailure(socket: TranslationSocket, watch: SocketWatch, error: unknown): Promise<never> {
+  if (!socket.isOpen) {
     // The close event (with code and reason) follows the closing handshake shortly.
     await Promise.race([watch.closed, new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
   }
   throw watch.closeError() ?? error;
-}
-
-function rawToString(data: RawData): string {
-  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
-  if (data instanceof ArrayBuffer) return Buffer.from(data).toString('utf8');
-  return data.toString('utf8');
-}
-
-function sendBinary(socket: WebSocket, samples: Float32Array): Promise<void> {
-  // Float32Array memory is little-endian on every platform Node supports: it is the wire format.
-  const bytes = Buffer.from(samples.buffer, samples.byteOffset, samples.byteLength);
-  return new Promise((resolve, reject) => socket.send(bytes, { binary: true }, (error) => (error ? reject(error) : resolve())));
-}
-
-function sendText(socket: WebSocket, text: string): Promise<void> {
-  return new Promise((resolve, reject) => socket.send(text, (error) => (error ? reject(error) : resolve())));
 }
 
 /** Rejects with the signal's reason when it aborts; never resolves. */
