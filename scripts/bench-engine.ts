@@ -1,139 +1,202 @@
 /**
- * Engine benchmark (no HTTP): 1, 8 and 32 simulated sessions, batching on and off, in two modes.
- *   capacity  — every session's audio is handed over at once; how many seconds of audio the engine
- *               translates per wall-clock second.
- *   real-time — audio paced at 1x in frames of 960 ms × multiplier; how long each chunk waits for its
- *               text after its last sample arrived.
- * Prints a table, then one JSON line with every row.
- *
- *   npm run bench:engine -- [--sessions 1,8,32] [--seconds 20] [--rt-seconds 12] [--workers 2]
- *                           [--threads 1] [--beam 4] [--latency 2] [--wait-ms 100] [--modes capacity,real-time]
+ * Engine benchmark (no HTTP), measured against the machine's own limit. See USAGE below, or run
+ * `npm run bench:engine -- --help`.
  */
+import { freemem } from 'node:os';
 import { parseArgs } from 'node:util';
-import { createEngine } from '../src/inference/engine.ts';
-import type { ChunkResult } from '../src/inference/translation-engine.ts';
-import { engineOptions, testAudio } from '../test/support/engine-fixtures.ts';
+import {
+  estimatePeakBytes, measureMatmulPeakGflops, resolveBenchModel, runBenchRow,
+  type Row, type RowConfig, type SkippedRow,
+} from './bench/engine-bench.ts';
 
-const { values: args } = parseArgs({
-  options: {
-    sessions: { type: 'string', default: '1,8,32' },
-    seconds: { type: 'string', default: '20' },
-    'rt-seconds': { type: 'string', default: '12' },
-    workers: { type: 'string', default: '2' },
-    threads: { type: 'string', default: '1' },
-    beam: { type: 'string', default: '4' },
-    latency: { type: 'string', default: '2' },
-    'wait-ms': { type: 'string', default: '100' },
-    modes: { type: 'string', default: 'capacity,real-time' },
-    pair: { type: 'string', default: 'English -> German' },
-  },
-});
+const USAGE = `Engine benchmark: simulated sessions straight on the engine (no HTTP), one fresh engine per row.
 
-interface Row {
-  mode: 'capacity' | 'real-time';
-  sessions: number;
-  batching: boolean;
-  audioSecondsPerWallSecond: number;
-  chunkLatencyMsP50: number;
-  chunkLatencyMsP95: number;
-  chunks: number;
-  errors: number;
-  meanDecodeBatchRows: number;
-  /** Share of wall time the workers spent running batches (all workers summed). */
-  workerBusy: number;
-  /** Worker seconds spent in prefill and in decode batches. */
-  prefillSeconds: number;
-  decodeSeconds: number;
+Usage: npm run bench:engine -- [options]
+
+  --model tiny|bench|PATH   tiny: the embedded package serving --pair (default);
+                            bench: a 22.7 M-parameter decoder (512 wide, 8 layers, 8 query / 2 KV
+                            heads, MLP 1408), generated on first use into cache/bench-models;
+                            PATH: a model package folder, or a folder of packages
+  --pair "A -> B"           language pair (default "English -> German")
+  --sessions 1,8,32         concurrent sessions, one row per value
+  --batching on,off         dynamic batching on (batches up to 32 sessions × beam rows) and/or off
+  --beam 4                  beam sizes (comma list; 1 = greedy)
+  --warm-tokens 0           before timing, every session is brought to this many tokens of context
+                            (capped by the model's window) by translating whole chunks of audio
+                            through the real path; timing covers only what follows (comma list)
+  --modes capacity,real-time
+                            capacity: all audio handed over at once, audio-s per wall-s;
+                            real-time: audio paced at 1x, chunk latency after its last sample
+  --seconds 20              timed audio per session in capacity mode
+  --rt-seconds 12           timed audio per session in real-time mode
+  --workers 2 --threads 1   worker threads × onnxruntime threads each
+  --latency 2               latency multiplier (chunks of 960 ms × this)
+  --wait-ms 100             maxWaitMs of the batcher when batching is on
+  --param-bytes 4           bytes per decoder weight, for the FLOP count (2 for an fp16 export)
+  --memory-budget-mib N     skip a row whose estimated peak memory exceeds this (default: half
+                            the free memory now)
+  --json                    print only the JSON line of rows
+  --help                    this text
+
+Every row reports, beside throughput and latency: decodeRows, decodeRowsPerWorkerSecond,
+decodeGflopsPerWorker (decode FLOPs: 2 × decoder parameters per row plus attention over each row's
+context, divided by decode worker-seconds), matmulPeakGflops (one onnxruntime thread multiplying
+128 rows by the decoder's widest weight matrix, measured at the start of this run),
+decodeEfficiency (the two divided), bytesPerDecodeStep (bytes of the decode requests and answers
+that crossed between threads, per decode row), cacheBytesCopiedPerDecodeRow (cache bytes copied
+to build and unpack batch tensors), eventLoopP99Ms (main thread), peakRssMiB and
+estimatedPeakMiB. The last line is every row as JSON.`;
+
+class UsageError extends Error {}
+
+function list<T>(name: string, text: string, parse: (item: string) => T | undefined): T[] {
+  const items = text.split(',').map((item) => item.trim());
+  const values = items.map(parse);
+  const bad = items.find((_, index) => values[index] === undefined);
+  if (bad !== undefined || items.length === 0) throw new UsageError(`--${name}: "${bad ?? text}" is not valid`);
+  return values as T[];
 }
 
-function percentile(values: number[], p: number): number {
-  if (values.length === 0) return 0;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
+const positiveInt = (item: string): number | undefined => (/^\d+$/.test(item) && Number(item) > 0 ? Number(item) : undefined);
+const nonNegativeInt = (item: string): number | undefined => (/^\d+$/.test(item) ? Number(item) : undefined);
+const positiveNumber = (item: string): number | undefined => (item !== '' && Number(item) > 0 && Number.isFinite(Number(item)) ? Number(item) : undefined);
+
+function single<T>(name: string, text: string, parse: (item: string) => T | undefined): T {
+  const value = parse(text);
+  if (value === undefined) throw new UsageError(`--${name}: "${text}" is not valid`);
+  return value;
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function run(mode: Row['mode'], sessions: number, batching: boolean): Promise<Row> {
-  const latency = Number(args.latency);
-  const engine = await createEngine(
-    engineOptions({
-      devices: [{ device: 'cpu', workers: Number(args.workers), intraOpThreads: Number(args.threads) }],
-      batching: { maxBatchSize: batching ? 32 * Number(args.beam) : 1, maxWaitMs: batching ? Number(args['wait-ms']) : 0, maxQueueSize: 100_000 },
-      beamSize: Number(args.beam),
-      streamHighWaterMs: 10_000_000,
-      streamMaxPendingMs: 10_000_000,
-    }),
-  );
-  const seconds = Number(mode === 'capacity' ? args.seconds : args['rt-seconds']);
-  const frame = 15360 * latency;
-  const latencies: number[] = [];
-  let errors = 0;
-  const streams = Array.from({ length: sessions }, () =>
-    engine.openStream({
-      languagePair: args.pair,
-      latencyMultiplier: latency,
-      listener: { onChunk: (r: ChunkResult) => latencies.push(r.processingMs), onError: () => errors++ },
-    }),
-  );
-  const audio = streams.map((_, i) => testAudio(16000 * seconds, i + 1));
-  const started = performance.now();
-  if (mode === 'capacity') {
-    streams.forEach((s, i) => s.pushAudio(audio[i] ?? new Float32Array(0)));
-    await Promise.all(streams.map((s) => s.flush()));
-  } else {
-    const periodMs = (frame / 16000) * 1000;
-    await Promise.all(
-      streams.map(async (s, i) => {
-        const a = audio[i] ?? new Float32Array(0);
-        await sleep((periodMs * i) / sessions); // sessions do not start in lockstep
-        const t0 = performance.now();
-        for (let k = 0; k * frame < a.length; k++) {
-          const due = t0 + (k + 1) * periodMs;
-          await sleep(Math.max(0, due - performance.now()));
-          s.pushAudio(a.subarray(k * frame, (k + 1) * frame));
-        }
-        await s.flush();
-      }),
-    );
+function parseCommandLine(argv: string[]) {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        model: { type: 'string', default: 'tiny' },
+        pair: { type: 'string', default: 'English -> German' },
+        sessions: { type: 'string', default: '1,8,32' },
+        batching: { type: 'string', default: 'on,off' },
+        beam: { type: 'string', default: '4' },
+        'warm-tokens': { type: 'string', default: '0' },
+        modes: { type: 'string', default: 'capacity,real-time' },
+        seconds: { type: 'string', default: '20' },
+        'rt-seconds': { type: 'string', default: '12' },
+        workers: { type: 'string', default: '2' },
+        threads: { type: 'string', default: '1' },
+        latency: { type: 'string', default: '2' },
+        'wait-ms': { type: 'string', default: '100' },
+        'param-bytes': { type: 'string', default: '4' },
+        'memory-budget-mib': { type: 'string' },
+        json: { type: 'boolean', default: false },
+        help: { type: 'boolean', default: false },
+      },
+    });
+  } catch (error) {
+    throw new UsageError((error as Error).message.split('\n')[0] ?? 'bad arguments');
   }
-  const wallSeconds = (performance.now() - started) / 1000;
-  const stats = engine.stats().models;
-  const decode = Object.values(stats)[0]?.decode;
-  const busyMs = Object.values(stats).reduce((sum, m) => sum + m.prefill.computeMsTotal + m.decode.computeMsTotal, 0);
-  const hist = decode?.batchSizeHistogram ?? {};
-  const rows = Object.entries(hist).reduce((sum, [size, count]) => sum + Number(size) * count, 0);
-  const batches = Object.values(hist).reduce((sum, count) => sum + count, 0);
-  await engine.close();
+  const v = parsed.values;
   return {
-    mode,
-    sessions,
-    batching,
-    audioSecondsPerWallSecond: Number(((sessions * seconds) / wallSeconds).toFixed(2)),
-    chunkLatencyMsP50: Number(percentile(latencies, 50).toFixed(1)),
-    chunkLatencyMsP95: Number(percentile(latencies, 95).toFixed(1)),
-    chunks: latencies.length,
-    errors,
-    meanDecodeBatchRows: Number((batches ? rows / batches : 0).toFixed(1)),
-    workerBusy: Number((busyMs / 1000 / wallSeconds).toFixed(2)),
-    prefillSeconds: Number((Object.values(stats).reduce((sum, m) => sum + m.prefill.computeMsTotal, 0) / 1000).toFixed(2)),
-    decodeSeconds: Number((Object.values(stats).reduce((sum, m) => sum + m.decode.computeMsTotal, 0) / 1000).toFixed(2)),
+    help: v.help,
+    json: v.json,
+    model: v.model,
+    pair: v.pair,
+    sessions: list('sessions', v.sessions, positiveInt),
+    batching: list('batching', v.batching, (item) => (item === 'on' ? true : item === 'off' ? false : undefined)),
+    beams: list('beam', v.beam, positiveInt),
+    warmTokens: list('warm-tokens', v['warm-tokens'], nonNegativeInt),
+    modes: list('modes', v.modes, (item) => (item === 'capacity' || item === 'real-time' ? item : undefined)),
+    seconds: single('seconds', v.seconds, positiveNumber),
+    rtSeconds: single('rt-seconds', v['rt-seconds'], positiveNumber),
+    workers: single('workers', v.workers, positiveInt),
+    threads: single('threads', v.threads, positiveInt),
+    latency: single('latency', v.latency, positiveInt),
+    waitMs: single('wait-ms', v['wait-ms'], nonNegativeInt),
+    paramBytes: single('param-bytes', v['param-bytes'], positiveNumber),
+    budgetBytes: v['memory-budget-mib'] === undefined ? freemem() / 2 : single('memory-budget-mib', v['memory-budget-mib'], positiveNumber) * 1024 * 1024,
   };
 }
 
-const rows: Row[] = [];
-const modes = args.modes.split(',') as Row['mode'][];
-console.log(`engine benchmark: ${args.pair}, latency x${args.latency}, beam ${args.beam}, ${args.workers} worker(s) x ${args.threads} thread(s), max wait ${args['wait-ms']} ms`);
-console.log('mode       sessions batching  audio-s/wall-s  p50-ms   p95-ms  chunks errors rows/decode-batch worker-busy prefill-s decode-s');
-for (const mode of modes) {
-  for (const sessions of args.sessions.split(',').map(Number)) {
-    for (const batching of [true, false]) {
-      const row = await run(mode, sessions, batching);
-      rows.push(row);
-      console.log(
-        `${row.mode.padEnd(10)} ${String(row.sessions).padStart(8)} ${String(row.batching).padEnd(8)} ${row.audioSecondsPerWallSecond.toFixed(2).padStart(15)} ${row.chunkLatencyMsP50.toFixed(1).padStart(7)} ${row.chunkLatencyMsP95.toFixed(1).padStart(8)} ${String(row.chunks).padStart(7)} ${String(row.errors).padStart(6)} ${row.meanDecodeBatchRows.toFixed(1).padStart(8)} ${row.workerBusy.toFixed(2).padStart(18)} ${row.prefillSeconds.toFixed(2).padStart(9)} ${row.decodeSeconds.toFixed(2).padStart(8)}`,
-      );
+const COLUMNS: [string, (row: Row) => string, number][] = [
+  ['mode', (r) => r.mode, 9],
+  ['sess', (r) => String(r.sessions), 4],
+  ['batch', (r) => (r.batching ? 'on' : 'off'), 5],
+  ['beam', (r) => String(r.beam), 4],
+  ['warm', (r) => String(r.warmTokens), 5],
+  ['audio-s/s', (r) => r.audioSecondsPerWallSecond.toFixed(2), 9],
+  ['p50-ms', (r) => r.chunkLatencyMsP50.toFixed(0), 7],
+  ['p95-ms', (r) => r.chunkLatencyMsP95.toFixed(0), 7],
+  ['err', (r) => String(r.errors), 3],
+  ['rows/b', (r) => r.meanDecodeBatchRows.toFixed(1), 6],
+  ['dec-rows', (r) => String(r.decodeRows), 8],
+  ['rows/wk-s', (r) => r.decodeRowsPerWorkerSecond.toFixed(0), 9],
+  ['GF/wk', (r) => r.decodeGflopsPerWorker.toFixed(1), 6],
+  ['eff', (r) => r.decodeEfficiency.toFixed(3), 5],
+  ['B/row', (r) => String(r.bytesPerDecodeStep), 8],
+  ['copy/row', (r) => String(r.cacheBytesCopiedPerDecodeRow), 8],
+  ['loop99', (r) => r.eventLoopP99Ms.toFixed(0), 6],
+  ['rssMiB', (r) => String(r.peakRssMiB), 6],
+  ['estMiB', (r) => String(r.estimatedPeakMiB), 6],
+];
+
+async function main(): Promise<void> {
+  let options;
+  try {
+    options = parseCommandLine(process.argv.slice(2));
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    console.error(`bench:engine: ${error.message} (see --help)`);
+    process.exit(2);
+  }
+  if (options.help) {
+    console.log(USAGE);
+    return;
+  }
+  const say = options.json ? () => {} : (line: string) => console.log(line);
+  let model;
+  try {
+    model = await resolveBenchModel(options.model, options.pair, options.paramBytes);
+  } catch (error) {
+    console.error(`bench:engine: ${(error as Error).message}`);
+    process.exit(2);
+  }
+  const peak = await measureMatmulPeakGflops(model.decoder);
+  const d = model.decoder;
+  say(`model ${options.model}: ${model.pkg.manifest.name} (${model.pkg.dir}), ${options.pair}`);
+  say(`  decoder ${(d.parameters / 1e6).toFixed(1)} M parameters, ${d.layers} layers, width ${d.hidden}, MLP ${d.mlpWidth}, ${d.cacheBytesPerToken} cache bytes per token per row`);
+  say(`  matmul peak: ${peak.toFixed(1)} GFLOP/s (one onnxruntime thread, 128 × ${d.hidden} by ${d.hidden} × ${d.mlpWidth})`);
+  say(`  latency x${options.latency}, ${options.workers} worker(s) x ${options.threads} thread(s), max wait ${options.waitMs} ms, memory budget ${Math.round(options.budgetBytes / 2 ** 20)} MiB`);
+  say(COLUMNS.map(([name, , width]) => name.padStart(width)).join(' '));
+  const rows: (Row | SkippedRow)[] = [];
+  for (const mode of options.modes) {
+    for (const beam of options.beams) {
+      for (const warmTokens of options.warmTokens) {
+        for (const sessions of options.sessions) {
+          for (const batching of options.batching) {
+            const config: RowConfig = {
+              mode, sessions, batching, beam, warmTokens,
+              seconds: mode === 'capacity' ? options.seconds : options.rtSeconds,
+              workers: options.workers, threads: options.threads, waitMs: options.waitMs, latency: options.latency, pair: options.pair,
+            };
+            const estimate = estimatePeakBytes(model, config);
+            const estimatedPeakMiB = Math.round(estimate / 2 ** 20);
+            if (estimate > options.budgetBytes) {
+              const skipped = `estimated peak ${estimatedPeakMiB} MiB exceeds the memory budget of ${Math.round(options.budgetBytes / 2 ** 20)} MiB`;
+              rows.push({ mode, sessions, batching, beam, warmTokens, skipped, estimatedPeakMiB });
+              say(`skipped: ${mode} ${sessions} sessions, batching ${batching ? 'on' : 'off'}, beam ${beam}, warm ${warmTokens}: ${skipped}`);
+              continue;
+            }
+            const row = await runBenchRow(model, config, peak);
+            rows.push(row);
+            say(COLUMNS.map(([, cell, width]) => cell(row).padStart(width)).join(' '));
+          }
+        }
+      }
     }
   }
+  console.log(JSON.stringify(rows));
 }
-console.log(JSON.stringify(rows));
+
+await main();

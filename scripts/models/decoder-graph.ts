@@ -9,17 +9,18 @@ import type { GraphSpec } from './onnx-proto.ts';
 import { attention, causalBySlot, gatedMlp, keyValidity, linear, rmsNorm, rotaryTables } from './layers.ts';
 import type { PresentOutput } from './layers.ts';
 import { decoderDims } from './tiny-dimensions.ts';
+import type { DecoderDims } from './tiny-dimensions.ts';
 
 /** Scale of the token embedding table: unit variance, like the speech embeddings it sits beside. */
 const EMBEDDING_STD = 1;
 
 /** Builds embed.onnx's graph: a Gather from a [vocab, hidden] table. */
-export function buildEmbedGraph(seedPrefix: string, vocabSize: number): GraphSpec {
+export function buildEmbedGraph(seedPrefix: string, vocabSize: number, hiddenSize: number = decoderDims.hiddenSize): GraphSpec {
   const b = new GraphBuilder('token_embedding', `${seedPrefix}/embed`);
   const ids = b.input('input_ids', DataType.INT64, ['batch', 'seq']);
-  const table = b.randomWeight('embed_tokens.weight', [vocabSize, decoderDims.hiddenSize], EMBEDDING_STD);
+  const table = b.randomWeight('embed_tokens.weight', [vocabSize, hiddenSize], EMBEDDING_STD);
   b.op('Gather', [table, ids], { attributes: [{ name: 'axis', kind: 'int', value: 0 }], outputName: 'inputs_embeds' });
-  b.output('inputs_embeds', DataType.FLOAT, ['batch', 'seq', decoderDims.hiddenSize]);
+  b.output('inputs_embeds', DataType.FLOAT, ['batch', 'seq', hiddenSize]);
   return b.build();
 }
 
@@ -34,9 +35,10 @@ export interface DecoderHead {
 /**
  * Builds decoder.onnx's graph. `presentOutput` (default `'new'`, what the embedded models ship)
  * chooses whether `present.*` repeats the past; the weights and the attention are the same.
+ * `dims` default to the embedded models'; the benchmark model passes its own.
  */
-export function buildDecoderGraph(seedPrefix: string, head: DecoderHead, presentOutput: PresentOutput = 'new'): GraphSpec {
-  const d = decoderDims;
+export function buildDecoderGraph(seedPrefix: string, head: DecoderHead, presentOutput: PresentOutput = 'new', dims: DecoderDims = decoderDims): GraphSpec {
+  const d = dims;
   const b = new GraphBuilder('decoder', `${seedPrefix}/decoder`);
   const cacheDims = ['batch', d.numKeyValueHeads, 'past_len', d.headDim] as const;
   const presentDims = ['batch', d.numKeyValueHeads, presentOutput === 'full' ? 'total_len' : 'new_len', d.headDim] as const;

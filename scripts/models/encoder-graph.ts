@@ -13,9 +13,10 @@ import { decoderDims, encoderDims } from './tiny-dimensions.ts';
 
 /**
  * Builds encoder.onnx's graph; `seedPrefix` names the package whose weights these are and
- * `presentOutput` (default `'new'`) whether `present.*` repeats the past.
+ * `presentOutput` (default `'new'`) whether `present.*` repeats the past; `decoderHidden` is the
+ * width of the decoder the speech embeddings feed.
  */
-export function buildEncoderGraph(seedPrefix: string, presentOutput: PresentOutput = 'new'): GraphSpec {
+export function buildEncoderGraph(seedPrefix: string, presentOutput: PresentOutput = 'new', decoderHidden: number = decoderDims.hiddenSize): GraphSpec {
   const e = encoderDims;
   const b = new GraphBuilder('speech_encoder', `${seedPrefix}/encoder`);
   const cacheDims = ['batch', e.numHeads, 'past_frames', e.headDim] as const;
@@ -67,12 +68,12 @@ export function buildEncoderGraph(seedPrefix: string, presentOutput: PresentOutp
     // Four consecutive frames side by side, then mixed: a stand-in for the strided conv stack.
     const normed = rmsNorm(b, hidden, 'norm', e.modelDim);
     const stacked = b.op('Reshape', [normed, b.int64Constant([0, -1, e.shrinkFactor * e.modelDim])]); // [B, F/4, 128]
-    const mixed = gelu(b, linear(b, stacked, 'proj', e.shrinkFactor * e.modelDim, decoderDims.hiddenSize, { bias: 0.1 }));
-    const projected = linear(b, mixed, 'to_decoder', decoderDims.hiddenSize, decoderDims.hiddenSize, { gain: 2 });
+    const mixed = gelu(b, linear(b, stacked, 'proj', e.shrinkFactor * e.modelDim, decoderHidden, { bias: 0.1 }));
+    const projected = linear(b, mixed, 'to_decoder', decoderHidden, decoderHidden, { gain: 2 });
     b.op('Identity', [projected], { outputName: 'speech_embeddings' });
   });
 
-  b.output('speech_embeddings', DataType.FLOAT, ['batch', 'embeddings', decoderDims.hiddenSize]);
+  b.output('speech_embeddings', DataType.FLOAT, ['batch', 'embeddings', decoderHidden]);
   past.forEach((_, i) => {
     b.output(`present.${i}.key`, DataType.FLOAT, presentDims);
     b.output(`present.${i}.value`, DataType.FLOAT, presentDims);

@@ -31,7 +31,20 @@ export const encoderDims = {
  * 1000-token window (Llama-3-8B: ~100 rows; the previous 64-wide MHA shape: < 1 row). Batching
  * rows therefore shares a real amount of weight traffic, as it does on real models.
  */
-export const decoderDims = {
+export interface DecoderDims {
+  hiddenSize: number;
+  numLayers: number;
+  numHeads: number;
+  numKeyValueHeads: number;
+  headDim: number;
+  mlpDim: number;
+  maxCacheTokens: number;
+  /** Init gains (see AttentionParams). */
+  queryGain: number;
+  outputGain: number;
+}
+
+export const decoderDims: Readonly<DecoderDims> = {
   hiddenSize: 192,
   numLayers: 2,
   numHeads: 12,
@@ -41,4 +54,31 @@ export const decoderDims = {
   maxCacheTokens: 1000,
   queryGain: 3,
   outputGain: 2,
-} as const;
+};
+
+/**
+ * The benchmark decoder (`npm run bench:engine -- --model bench`): a real decoder's shape scaled
+ * down, 22.7 M parameters (91 MB of float32), so that its weights overflow the CPU's caches as an
+ * 8B model's weights overflow a GPU's — batching rows then shares real weight traffic. Grouped-query
+ * attention with 4 query heads per KV head and head dim 64 (Llama-3), gated MLP 2.75× the width.
+ */
+export const benchDecoderDims: Readonly<DecoderDims> = {
+  hiddenSize: 512,
+  numLayers: 8,
+  numHeads: 8,
+  numKeyValueHeads: 2,
+  headDim: 64,
+  mlpDim: 1408,
+  maxCacheTokens: 1000,
+  queryGain: 3,
+  outputGain: 2,
+};
+
+/** Weights of a decoder with these dimensions and vocabulary (LM head included, embedding excluded). */
+export function decoderParameterCount(dims: DecoderDims, vocabSize: number): number {
+  const q = dims.numHeads * dims.headDim;
+  const kv = dims.numKeyValueHeads * dims.headDim;
+  const attention = dims.hiddenSize * (2 * q + 2 * kv);
+  const mlp = 3 * dims.hiddenSize * dims.mlpDim;
+  return dims.numLayers * (attention + mlp) + dims.hiddenSize * vocabSize;
+}

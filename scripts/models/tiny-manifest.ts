@@ -29,6 +29,7 @@ export function promptTemplates(definition: TinyPackageDefinition): { first: Pro
 /** The manifest object (serialise with JSON.stringify); `presentOutput` must match the graphs'. */
 export function tinyManifest(definition: TinyPackageDefinition, presentOutput: PresentOutput = 'new'): Record<string, unknown> {
   const prompts = promptTemplates(definition);
+  const decoder = definition.decoderDims ?? decoderDims;
   return {
     formatVersion: 1,
     name: definition.name,
@@ -54,12 +55,12 @@ export function tinyManifest(definition: TinyPackageDefinition, presentOutput: P
     decoder: {
       embedFile: 'embed.onnx',
       file: 'decoder.onnx',
-      numLayers: decoderDims.numLayers,
-      numKeyValueHeads: decoderDims.numKeyValueHeads,
-      headDim: decoderDims.headDim,
-      hiddenSize: decoderDims.hiddenSize,
+      numLayers: decoder.numLayers,
+      numKeyValueHeads: decoder.numKeyValueHeads,
+      headDim: decoder.headDim,
+      hiddenSize: decoder.hiddenSize,
       vocabSize: definition.vocabulary.tokens.length,
-      maxCacheTokens: decoderDims.maxCacheTokens,
+      maxCacheTokens: decoder.maxCacheTokens,
       keepPrefixTokens: 0,
       presentOutput,
     },

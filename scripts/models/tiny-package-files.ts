@@ -9,6 +9,7 @@ import { buildEncoderGraph } from './encoder-graph.ts';
 import type { PresentOutput } from './layers.ts';
 import { encodeModel } from './onnx-proto.ts';
 import type { GraphSpec } from './onnx-proto.ts';
+import { decoderDims } from './tiny-dimensions.ts';
 import { tinyManifest } from './tiny-manifest.ts';
 import type { TinyPackageDefinition } from './tiny-packages.ts';
 import { SPECIAL_TOKENS, specialId } from './vocabulary.ts';
@@ -53,13 +54,14 @@ function logitBias(definition: TinyPackageDefinition): Float32Array {
 export function buildTinyPackageFiles(definition: TinyPackageDefinition, presentOutput: PresentOutput = 'new'): PackageFiles {
   const doc = `${definition.name}: random weights, not a translation model`;
   const vocabSize = definition.vocabulary.tokens.length;
+  const dims = definition.decoderDims ?? decoderDims;
   return new Map([
     ['manifest.json', jsonFile(tinyManifest(definition, presentOutput))],
-    ['encoder.onnx', onnxFile(buildEncoderGraph(definition.name, presentOutput), doc)],
-    ['embed.onnx', onnxFile(buildEmbedGraph(definition.name, vocabSize), doc)],
+    ['encoder.onnx', onnxFile(buildEncoderGraph(definition.name, presentOutput, dims.hiddenSize), doc)],
+    ['embed.onnx', onnxFile(buildEmbedGraph(definition.name, vocabSize, dims.hiddenSize), doc)],
     [
       'decoder.onnx',
-      onnxFile(buildDecoderGraph(definition.name, { vocabSize, logitBias: logitBias(definition), logitGain: LOGIT_GAIN }, presentOutput), doc),
+      onnxFile(buildDecoderGraph(definition.name, { vocabSize, logitBias: logitBias(definition), logitGain: LOGIT_GAIN }, presentOutput, dims), doc),
     ],
     ['tokens.json', jsonFile({ tokens: definition.vocabulary.tokens })],
   ]);

@@ -8,6 +8,8 @@ import { italianWords } from './vocabulary/italian.ts';
 import { spanishWords } from './vocabulary/spanish.ts';
 import { plainVocabulary, sentencePieceVocabulary, WORD_BOUNDARY } from './vocabulary.ts';
 import type { Vocabulary } from './vocabulary.ts';
+import { benchDecoderDims } from './tiny-dimensions.ts';
+import type { DecoderDims } from './tiny-dimensions.ts';
 
 export interface TinyPackageDefinition {
   /** Folder name under models/, also the seed of every weight. */
@@ -27,6 +29,8 @@ export interface TinyPackageDefinition {
    * whenever the decoder's dimensions or init change.
    */
   endOfChunkBias: number;
+  /** Decoder shape; default: the embedded tiny models' `decoderDims`. */
+  decoderDims?: DecoderDims;
 }
 
 function words(vocabulary: Vocabulary, text: string): number[] {
@@ -85,4 +89,14 @@ export function tinyPackageDefinitions(): TinyPackageDefinition[] {
       endOfChunkBias: 1.7,
     },
   ];
+}
+
+/**
+ * The benchmark package: English -> German with the bench-shaped decoder (see `benchDecoderDims`).
+ * Generated on demand into a cache folder (scripts/models/bench-package.ts), never committed.
+ */
+export function benchPackageDefinition(): TinyPackageDefinition {
+  const german = tinyPackageDefinitions().find((definition) => definition.name === 'tiny-en-de');
+  if (!german) throw new Error('tiny-en-de definition missing');
+  return { ...german, name: 'bench-en-de', decoderDims: benchDecoderDims };
 }

@@ -60,9 +60,32 @@ export type ModelBatchRequest =
   | { kind: 'prefill'; model: string; items: PrefillItem[]; fault?: InjectedFault }
   | { kind: 'decode'; model: string; items: DecodeItem[]; fault?: InjectedFault };
 
+/** `computeMs`: the worker's own time on the batch; `cacheBytesCopied`: cache bytes it copied (see `cacheCopyMeter`). */
 export type ModelBatchResponse =
-  | { kind: 'prefill'; items: PrefillOutput[]; computeMs: number }
-  | { kind: 'decode'; items: DecodeOutput[]; computeMs: number };
+  | { kind: 'prefill'; items: PrefillOutput[]; computeMs: number; cacheBytesCopied: number }
+  | { kind: 'decode'; items: DecodeOutput[]; computeMs: number; cacheBytesCopied: number };
+
+/**
+ * Bytes a message carries between threads: every distinct ArrayBuffer once, whole (transferred or
+ * cloned, the whole buffer crosses), 8 per number, 2 per string code unit, 1 per boolean; keys and
+ * structure are not counted. The benchmark's `bytesPerDecodeStep` is built from it.
+ */
+export function messageBytes(message: unknown): number {
+  const buffers = new Set<ArrayBufferLike>();
+  let bytes = 0;
+  const visit = (value: unknown): void => {
+    if (typeof value === 'number') bytes += 8;
+    else if (typeof value === 'string') bytes += 2 * value.length;
+    else if (typeof value === 'boolean') bytes += 1;
+    else if (ArrayBuffer.isView(value)) buffers.add(value.buffer);
+    else if (value instanceof ArrayBuffer) buffers.add(value);
+    else if (Array.isArray(value)) value.forEach(visit);
+    else if (typeof value === 'object' && value !== null) Object.values(value).forEach(visit);
+  };
+  visit(message);
+  for (const buffer of buffers) bytes += buffer.byteLength;
+  return bytes;
+}
 
 /** Distinct ArrayBuffers of a payload, so each is transferred once (a buffer may back several views). */
 export function transferListOf(arrays: Iterable<ArrayBufferView>): ArrayBuffer[] {

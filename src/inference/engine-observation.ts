@@ -16,8 +16,20 @@ export interface BatchObservation {
   device: string;
   phase: string;
   items: number;
+  /** Model rows: one per item in prefill, one per live beam in decode. */
+  rows: number;
   waitsMs: number[];
+  /** Main-thread time from dispatch to the answer (queueing for the worker and messaging included). */
   computeMs: number;
+  /** The worker's own time on the batch; 0 when it failed. */
+  workerComputeMs: number;
+  /** Decode only: cache slots the rows attend to, their own new token included (0 in prefill). */
+  attendedSlots: number;
+  /** `messageBytes` of the request and of the answer (0 when it failed). */
+  bytesToWorker: number;
+  bytesFromWorker: number;
+  /** Cache bytes the worker copied to build and unpack the batch's tensors (0 when it failed). */
+  cacheBytesCopied: number;
   ok: boolean;
 }
 

@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { DynamicBatcher } from '../batching/dynamic-batcher.ts';
 import { AppError } from '../errors.ts';
-import { requestArrays, transferListOf, type InjectedFault, type ModelBatchRequest, type ModelBatchResponse } from './batch-messages.ts';
+import { messageBytes, requestArrays, transferListOf, type InjectedFault, type ModelBatchRequest, type ModelBatchResponse } from './batch-messages.ts';
 import { ChunkTranslator, type BatchItem, type BatchOutput } from './chunk-translator.ts';
 import type { DeviceGroupOptions, EngineOptions } from './engine-options.ts';
 import type { ModelPackage } from './manifest.ts';
 import { checkModelsFit } from './model-size-check.ts';
 import type { ModelWorkerData } from './model-worker.ts';
 import { discoverPackages } from './model-discovery.ts';
-import { StampingBatcher, type DeviceLoad, type EngineObserver, type PlacementOptions } from './engine-observation.ts';
+import { StampingBatcher, type BatchObservation, type DeviceLoad, type EngineObserver, type PlacementOptions } from './engine-observation.ts';
 import { EngineStream } from './translation-stream.ts';
 import type { BatchingSettings, EngineStats, LanguagePairInfo, StreamListener, TranslationEngine, TranslationStream } from './translation-engine.ts';
 import { WorkerPool } from './worker-pool.ts';
@@ -131,14 +131,29 @@ export class Engine implements TranslationEngine {
     if (fault) request.fault = fault;
     const startedAt = performance.now();
     const waitsMs = items.map((item) => startedAt - (this.submittedAt.get(item) ?? startedAt));
-    const observe = (ok: boolean): void =>
-      this.notify((o) => o.onBatch?.({ model, device: group.options.device, phase: lane, items: items.length, waitsMs, computeMs: performance.now() - startedAt, ok }));
+    // Measured before sending: the transfer detaches the buffers.
+    const shape = {
+      rows: request.kind === 'decode' ? request.items.reduce((sum, item) => sum + item.beams.length, 0) : request.items.length,
+      attendedSlots: request.kind === 'decode' ? request.items.reduce((sum, item) => sum + item.beams.reduce((n, beam) => n + item.baseCache.length + beam.suffixCache.length + 1, 0), 0) : 0,
+      bytesToWorker: this.observers.size > 0 ? messageBytes(request) : 0,
+    };
+    const observe = (response: ModelBatchResponse | undefined): void => {
+      if (this.observers.size === 0) return;
+      const observation: BatchObservation = {
+        model, device: group.options.device, phase: lane, items: items.length, waitsMs, computeMs: performance.now() - startedAt, ...shape,
+        workerComputeMs: response?.computeMs ?? 0,
+        bytesFromWorker: response ? messageBytes(response) : 0,
+        cacheBytesCopied: response?.cacheBytesCopied ?? 0,
+        ok: response !== undefined,
+      };
+      this.notify((o) => o.onBatch?.(observation));
+    };
     try {
       const response = await group.pool.run(request, { transfer: transferListOf(requestArrays(request)) });
-      observe(true);
+      observe(response);
       return response.items;
     } catch (error) {
-      observe(false);
+      observe(undefined);
       throw error;
     }
   }

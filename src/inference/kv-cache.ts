@@ -21,6 +21,13 @@ export interface KvShape {
   headDim: number;
 }
 
+/**
+ * Bytes of cache copied on this thread by the functions below (packing rows into batch tensors,
+ * unpacking, appending, trimming, concatenating) since the thread started. A worker reports the
+ * difference over each request, so the benchmark can show what the cache layout costs in copies.
+ */
+export const cacheCopyMeter = { bytes: 0 };
+
 export function emptyCache(): KvCache {
   return { data: new Float32Array(0), length: 0 };
 }
@@ -43,6 +50,7 @@ export function concatCaches(shape: KvShape, parts: readonly KvCache[]): KvCache
       offset += n;
     }
   }
+  cacheCopyMeter.bytes += data.byteLength;
   return { data, length: total };
 }
 
@@ -62,6 +70,7 @@ export function trimCache(shape: KvShape, cache: KvCache, maxLength: number, kee
     data.set(cache.data.subarray(src, src + prefix * d), dst);
     data.set(cache.data.subarray(src + (cache.length - recent) * d, src + cache.length * d), dst + prefix * d);
   }
+  cacheCopyMeter.bytes += data.byteLength;
   return { data, length: maxLength };
 }
 
@@ -114,6 +123,7 @@ export function packPast(
           for (const part of parts) {
             const n = part.length * d;
             out.set(part.data.subarray(block * n, block * n + n), dst);
+            cacheCopyMeter.bytes += n * Float32Array.BYTES_PER_ELEMENT;
             dst += n;
           }
           // A reused store holds old data where this row is padded; padding must read as zeros.
@@ -154,6 +164,7 @@ export function unpackRow(
       }
     }
   }
+  cacheCopyMeter.bytes += data.byteLength;
   return { data, length };
 }
 
@@ -188,6 +199,7 @@ export function appendRow(
       }
     }
   }
+  cacheCopyMeter.bytes += data.byteLength;
   return { data, length };
 }
 

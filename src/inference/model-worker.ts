@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { AppError } from '../errors.ts';
 import { responseArrays, transferListOf, type ModelBatchRequest, type ModelBatchResponse } from './batch-messages.ts';
+import { cacheCopyMeter } from './kv-cache.ts';
 import { loadModelPackage } from './manifest.ts';
 import { ModelRunner } from './model-runner.ts';
 import { serveWorker } from './worker-protocol.ts';
@@ -48,11 +49,14 @@ serveWorker<ModelBatchRequest, ModelBatchResponse>(
     const runner = runners.get(request.model);
     if (!runner) throw new AppError('modelInvalid', `model "${request.model}" is not loaded in this worker`);
     const started = performance.now();
+    const copiedBefore = cacheCopyMeter.bytes;
     const response: ModelBatchResponse =
       request.kind === 'prefill'
-        ? { kind: 'prefill', items: await runner.prefill(request.items), computeMs: 0 }
-        : { kind: 'decode', items: await runner.decode(request.items), computeMs: 0 };
+        ? { kind: 'prefill', items: await runner.prefill(request.items), computeMs: 0, cacheBytesCopied: 0 }
+        : { kind: 'decode', items: await runner.decode(request.items), computeMs: 0, cacheBytesCopied: 0 };
     response.computeMs = performance.now() - started;
+    // One request at a time per worker, so the meter's difference is this batch's alone.
+    response.cacheBytesCopied = cacheCopyMeter.bytes - copiedBefore;
     return { result: response, transfer: transferListOf(responseArrays(response)) };
   },
 );

@@ -22,6 +22,8 @@ export interface ChunkResult {
   processingMs: number;
   /** True if this chunk was the padded tail flushed by `flush()`. */
   isFinal: boolean;
+  /** Tokens of model context (decoder cache) the stream holds after this chunk, after trimming. */
+  contextTokens: number;
 }
 
 export interface StreamListener {

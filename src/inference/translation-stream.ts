@@ -205,6 +205,7 @@ export class EngineStream implements TranslationStream {
         latencyMultiplier: chunk.multiplier,
         processingMs: this.options.now() - chunk.completedAt,
         isFinal: chunk.isFinal,
+        contextTokens: result.state.decoderCache.length,
       });
     } catch (error) {
       if (generation !== this.generation || this.closed) return;

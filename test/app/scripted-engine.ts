@@ -138,6 +138,7 @@ export class ScriptedStream implements TranslationStream {
       latencyMultiplier: chunk.multiplier,
       processingMs: 1,
       isFinal: chunk.isFinal,
+      contextTokens: 10 * (index + 1),
     });
     if (this.isAboveHighWater && this.pendingSamples() / 16 <= this.engine.highWaterMs) {
       this.isAboveHighWater = false;

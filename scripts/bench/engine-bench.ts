@@ -1,0 +1,387 @@
+/**
+ * One row of the engine benchmark, and what it is measured against: the model's decoder cost
+ * (FLOPs per row), the machine's own matmul peak, and a memory estimate checked before the row
+ * runs. The CLI (scripts/bench-engine.ts) loops over rows and prints them.
+ */
+import { readdir, stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import * as ort from 'onnxruntime-node';
+import { createEngine, type BatchObservation, type Engine } from '../../src/inference/engine.ts';
+import { chunkSamples, loadModelPackage, type ModelPackage } from '../../src/inference/manifest.ts';
+import type { ChunkResult, TranslationStream } from '../../src/inference/translation-engine.ts';
+import { testAudio } from '../../test/support/engine-fixtures.ts';
+import { ensureBenchModels } from '../models/bench-package.ts';
+import { GraphBuilder } from '../models/graph-builder.ts';
+import { DataType, encodeModel } from '../models/onnx-proto.ts';
+
+const MIB = 1024 * 1024;
+/** Rows of the matmul that measures the machine's peak: a full decode batch of 32 sessions × 4 beams. */
+const PEAK_ROWS = 128;
+
+export interface BenchModel {
+  /** `tiny`, `bench` or the folder given. */
+  label: string;
+  modelsDir: string;
+  pkg: ModelPackage;
+  decoder: DecoderCost;
+  /** Bytes of every graph file one worker loads. */
+  weightBytes: number;
+}
+
+/** What one decode row costs, from the manifest and the decoder's weight bytes. */
+export interface DecoderCost {
+  parameters: number;
+  layers: number;
+  hidden: number;
+  /** Query heads × head dim: taken as the hidden width, as in Llama-family decoders. */
+  queryWidth: number;
+  /** MLP width, derived from the parameter count; the widest weight matrix is hidden × this. */
+  mlpWidth: number;
+  /** Cache bytes per token per row (all layers, keys and values, float32). */
+  cacheBytesPerToken: number;
+}
+
+/** Everything one row varies. */
+export interface RowConfig {
+  mode: 'capacity' | 'real-time';
+  sessions: number;
+  batching: boolean;
+  beam: number;
+  warmTokens: number;
+  /** Seconds of audio per session that are timed. */
+  seconds: number;
+  workers: number;
+  threads: number;
+  waitMs: number;
+  latency: number;
+  pair: string;
+}
+
+export interface Row {
+  mode: RowConfig['mode'];
+  sessions: number;
+  batching: boolean;
+  beam: number;
+  warmTokens: number;
+  audioSecondsPerWallSecond: number;
+  chunkLatencyMsP50: number;
+  chunkLatencyMsP95: number;
+  chunks: number;
+  errors: number;
+  meanDecodeBatchRows: number;
+  /** Share of wall time the workers spent running batches (all workers summed, worker-measured). */
+  workerBusy: number;
+  /** Worker seconds spent in prefill and in decode batches. */
+  prefillSeconds: number;
+  decodeSeconds: number;
+  decodeRows: number;
+  decodeRowsPerWorkerSecond: number;
+  decodeGflopsPerWorker: number;
+  matmulPeakGflops: number;
+  decodeEfficiency: number;
+  /** Bytes that crossed between threads in decode batches (requests and answers), per decode row. */
+  bytesPerDecodeStep: number;
+  cacheBytesCopiedPerDecodeRow: number;
+  eventLoopP99Ms: number;
+  peakRssMiB: number;
+  estimatedPeakMiB: number;
+}
+
+export interface SkippedRow {
+  mode: RowConfig['mode'];
+  sessions: number;
+  batching: boolean;
+  beam: number;
+  warmTokens: number;
+  skipped: string;
+  estimatedPeakMiB: number;
+}
+
+/** Test hooks: see the engine when timing starts and ends (before it closes). */
+export interface RowProbe {
+  onTimingStart?(engine: Engine): void;
+  onTimingEnd?(engine: Engine): void;
+}
+
+const round = (value: number, digits = 2): number => Number(value.toFixed(digits));
+
+function percentile(values: number[], p: number): number {
+  if (values.length === 0) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((done) => setTimeout(done, ms));
+
+async function weightBytesOf(dir: string, skip: Set<string>): Promise<{ total: number; byName: Map<string, number> }> {
+  const byName = new Map<string, number>();
+  for (const name of await readdir(dir)) {
+    if (skip.has(name)) continue;
+    const info = await stat(join(dir, name));
+    if (info.isFile()) byName.set(name, info.size);
+  }
+  return { total: [...byName.values()].reduce((a, b) => a + b, 0), byName };
+}
+
+/**
+ * The decoder's cost model. Parameters come from the decoder graph's bytes (and its external data
+ * files, which share its name as a prefix) divided by `paramBytes`; the MLP width is what is left
+ * of a layer's parameters after attention, so nothing beyond the manifest needs to be known.
+ */
+export async function decoderCost(pkg: ModelPackage, paramBytes = 4): Promise<DecoderCost> {
+  const d = pkg.manifest.decoder;
+  const { byName } = await weightBytesOf(pkg.dir, new Set());
+  const decoderStem = d.file.replace(/\.onnx$/, '');
+  const bytes = [...byName.entries()].filter(([name]) => name.startsWith(decoderStem)).reduce((sum, [, size]) => sum + size, 0);
+  const parameters = Math.round(bytes / paramBytes);
+  const hidden = d.hiddenSize;
+  const kvWidth = d.numKeyValueHeads * d.headDim;
+  const perLayer = (parameters - hidden * d.vocabSize) / d.numLayers;
+  const attention = hidden * (2 * hidden + 2 * kvWidth);
+  const mlpWidth = Math.max(1, Math.round((perLayer - attention) / (3 * hidden)));
+  return {
+    parameters,
+    layers: d.numLayers,
+    hidden,
+    queryWidth: hidden,
+    mlpWidth,
+    cacheBytesPerToken: d.numLayers * 2 * kvWidth * 4,
+  };
+}
+
+/** Decode FLOPs: 2 per parameter per row, plus QKᵀ and AV over every attended slot. */
+export function decodeFlops(cost: DecoderCost, rows: number, attendedSlots: number): number {
+  return 2 * cost.parameters * rows + 4 * cost.layers * cost.queryWidth * attendedSlots;
+}
+
+/**
+ * Resolves `--model`: `tiny` (the package serving `pair` in models/), `bench` (generated on first
+ * use into cache/bench-models) or a folder: a model package, or a folder of packages (the one
+ * serving `pair` is used).
+ */
+export async function resolveBenchModel(model: string, pair: string, paramBytes = 4): Promise<BenchModel> {
+  let root: string;
+  if (model === 'tiny') root = resolve('models');
+  else if (model === 'bench') root = (await ensureBenchModels()).modelsDir;
+  else root = resolve(model);
+  const isPackage = await stat(join(root, 'manifest.json')).then((s) => s.isFile(), () => false);
+  let pkg: ModelPackage | undefined;
+  if (isPackage) {
+    pkg = await loadModelPackage(root);
+  } else {
+    const entries = await readdir(root).catch(() => {
+      throw new Error(`--model ${model}: ${root} is neither a model package nor a folder of packages`);
+    });
+    for (const name of entries.sort()) {
+      if (!(await stat(join(root, name, 'manifest.json')).then((s) => s.isFile(), () => false))) continue;
+      const candidate = await loadModelPackage(join(root, name));
+      if (pair in candidate.manifest.languagePairs) {
+        pkg = candidate;
+        break;
+      }
+    }
+  }
+  if (!pkg) throw new Error(`--model ${model}: no package in ${root} serves "${pair}"`);
+  if (!(pair in pkg.manifest.languagePairs)) throw new Error(`--model ${model}: ${pkg.dir} does not serve "${pair}" (it serves ${Object.keys(pkg.manifest.languagePairs).join(', ')})`);
+  const { total } = await weightBytesOf(pkg.dir, new Set(['manifest.json', pkg.manifest.tokenizer.file]));
+  return { label: model, modelsDir: dirname(pkg.dir), pkg, decoder: await decoderCost(pkg, paramBytes), weightBytes: total };
+}
+
+/**
+ * One onnxruntime thread multiplying `PEAK_ROWS` rows by a hidden × MLP-width float matrix (the
+ * decoder's widest weight matrix), for about `seconds`: the most a decode step could reach here.
+ */
+export async function measureMatmulPeakGflops(cost: DecoderCost, seconds = 1): Promise<number> {
+  const b = new GraphBuilder('matmul_peak', 'bench/matmul-peak');
+  const x = b.input('x', DataType.FLOAT, [PEAK_ROWS, cost.hidden]);
+  const weight = b.randomWeight('weight', [cost.hidden, cost.mlpWidth], 1 / Math.sqrt(cost.hidden));
+  b.op('MatMul', [x, weight], { outputName: 'y' });
+  b.output('y', DataType.FLOAT, [PEAK_ROWS, cost.mlpWidth]);
+  const bytes = encodeModel({ irVersion: 8, opsetVersion: 17, producerName: 'infinisst-serve/bench', producerVersion: '1', docString: 'matmul peak', graph: b.build() });
+  const session = await ort.InferenceSession.create(bytes, { executionProviders: ['cpu'], intraOpNumThreads: 1, interOpNumThreads: 1 });
+  try {
+    const feeds = { x: new ort.Tensor('float32', testAudio(PEAK_ROWS * cost.hidden, 7), [PEAK_ROWS, cost.hidden]) };
+    for (let i = 0; i < 3; i++) await session.run(feeds);
+    let runs = 0;
+    const started = performance.now();
+    while (performance.now() - started < seconds * 1000 || runs < 10) {
+      await session.run(feeds);
+      runs++;
+    }
+    const elapsed = (performance.now() - started) / 1000;
+    return (2 * PEAK_ROWS * cost.hidden * cost.mlpWidth * runs) / elapsed / 1e9;
+  } finally {
+    await session.release();
+  }
+}
+
+/** Context a row's sessions hold at most: the warm tokens (capped by the window) plus one chunk. */
+function peakContextTokens(model: BenchModel, config: RowConfig): number {
+  const m = model.pkg.manifest;
+  const chunkTokens = 8 + m.encoder.embeddingsPerSegment * config.latency + m.generation.maxNewTokensPerMultiplier * config.latency;
+  return Math.min(m.decoder.maxCacheTokens, Math.max(config.warmTokens, chunkTokens)) + chunkTokens;
+}
+
+/**
+ * Peak memory of a row, estimated before it runs: a process baseline, the graphs' weights once per
+ * worker (×2: onnxruntime holds the parsed model beside its initialisers while loading), and cache
+ * bytes per token × context × the copies the engine makes: each session's own cache, and per
+ * worker a packed decode batch (rows × context, ×1.25 arena headroom) plus the answer's unpacked
+ * caches.
+ */
+export function estimatePeakBytes(model: BenchModel, config: RowConfig): number {
+  const baseline = 400 * MIB;
+  const weights = model.weightBytes * 2 * config.workers;
+  const rowsPerBatch = config.batching ? Math.min(config.sessions * config.beam, 32 * config.beam) : config.beam;
+  const copies = config.sessions * (1 + config.beam) + config.workers * rowsPerBatch * 2.25;
+  const m = model.pkg.manifest;
+  const encoderPerSession = m.encoder.numLayers * 2 * m.encoder.numHeads * m.encoder.headDim * m.encoder.maxCacheFrames * 4;
+  return baseline + weights + model.decoder.cacheBytesPerToken * peakContextTokens(model, config) * copies + encoderPerSession * config.sessions * 3;
+}
+
+/** Accumulates decode-batch observations while `timing` is on. */
+class DecodeTally {
+  timing = false;
+  rows = 0;
+  attendedSlots = 0;
+  bytes = 0;
+  copied = 0;
+  decodeBatches = 0;
+  decodeWorkerMs = 0;
+  prefillWorkerMs = 0;
+
+  observe(batch: BatchObservation): void {
+    if (!this.timing) return;
+    if (batch.phase === 'prefill') {
+      this.prefillWorkerMs += batch.workerComputeMs;
+      return;
+    }
+    this.decodeBatches++;
+    this.rows += batch.rows;
+    this.attendedSlots += batch.attendedSlots;
+    this.bytes += batch.bytesToWorker + batch.bytesFromWorker;
+    this.copied += batch.cacheBytesCopied;
+    this.decodeWorkerMs += batch.workerComputeMs;
+  }
+}
+
+/** Sends whole chunks until every stream holds `warmTokens` of context (capped by the window). */
+async function warmUp(streams: TranslationStream[], contextOf: (index: number) => number, model: BenchModel, config: RowConfig): Promise<void> {
+  const target = Math.min(config.warmTokens, model.pkg.manifest.decoder.maxCacheTokens);
+  const chunk = chunkSamples(model.pkg.manifest, config.latency);
+  await Promise.all(
+    streams.map(async (stream, index) => {
+      for (let k = 0; contextOf(index) < target; k++) {
+        if (k > 10_000) throw new Error(`warm-up: session ${index} holds ${contextOf(index)} tokens after ${k} chunks`);
+        stream.pushAudio(testAudio(chunk, 100_000 + index * 1_000 + k));
+        await stream.flush();
+      }
+    }),
+  );
+}
+
+/** Runs one row on a fresh engine and closes it. */
+export async function runBenchRow(model: BenchModel, config: RowConfig, matmulPeakGflops: number, probe: RowProbe = {}): Promise<Row> {
+  const engine = await createEngine({
+    modelsDir: model.modelsDir,
+    models: [basename(model.pkg.dir)],
+    devices: [{ device: 'cpu', workers: config.workers, intraOpThreads: config.threads }],
+    batching: { maxBatchSize: config.batching ? 32 * config.beam : 1, maxWaitMs: config.batching ? config.waitMs : 0, maxQueueSize: 100_000 },
+    requestDeadlineMs: 600_000,
+    beamSize: config.beam,
+    streamHighWaterMs: 10_000_000,
+    streamMaxPendingMs: 10_000_000,
+  });
+  const tally = new DecodeTally();
+  engine.addObserver({ onBatch: (batch) => tally.observe(batch) });
+  const latencies: number[] = [];
+  const contexts = new Array<number>(config.sessions).fill(0);
+  let errors = 0;
+  let timing = false;
+  const streams = Array.from({ length: config.sessions }, (_, index) =>
+    engine.openStream({
+      languagePair: config.pair,
+      latencyMultiplier: config.latency,
+      listener: {
+        onChunk: (result: ChunkResult) => {
+          contexts[index] = result.contextTokens;
+          if (timing) latencies.push(result.processingMs);
+        },
+        onError: () => {
+          if (timing) errors++;
+        },
+      },
+    }),
+  );
+  const loopDelay = monitorEventLoopDelay({ resolution: 5 });
+  let peakRss = process.memoryUsage.rss();
+  const rssSampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage.rss())), 100);
+  try {
+    if (config.warmTokens > 0) await warmUp(streams, (index) => contexts[index] ?? 0, model, config);
+    const audio = streams.map((_, index) => testAudio(16000 * config.seconds, index + 1));
+    probe.onTimingStart?.(engine);
+    timing = true;
+    tally.timing = true;
+    loopDelay.enable();
+    const started = performance.now();
+    if (config.mode === 'capacity') {
+      streams.forEach((stream, index) => stream.pushAudio(audio[index] ?? new Float32Array(0)));
+      await Promise.all(streams.map((stream) => stream.flush()));
+    } else {
+      const frame = chunkSamples(model.pkg.manifest, config.latency);
+      const periodMs = (frame / 16000) * 1000;
+      await Promise.all(
+        streams.map(async (stream, index) => {
+          const samples = audio[index] ?? new Float32Array(0);
+          await sleep((periodMs * index) / config.sessions); // sessions do not start in lockstep
+          const t0 = performance.now();
+          for (let k = 0; k * frame < samples.length; k++) {
+            await sleep(Math.max(0, t0 + (k + 1) * periodMs - performance.now()));
+            stream.pushAudio(samples.subarray(k * frame, (k + 1) * frame));
+          }
+          await stream.flush();
+        }),
+      );
+    }
+    const wallSeconds = (performance.now() - started) / 1000;
+    loopDelay.disable();
+    timing = false;
+    tally.timing = false;
+    probe.onTimingEnd?.(engine);
+    peakRss = Math.max(peakRss, process.memoryUsage.rss());
+    const decodeSeconds = tally.decodeWorkerMs / 1000;
+    const gflops = decodeSeconds > 0 ? decodeFlops(model.decoder, tally.rows, tally.attendedSlots) / decodeSeconds / 1e9 : 0;
+    return {
+      mode: config.mode,
+      sessions: config.sessions,
+      batching: config.batching,
+      beam: config.beam,
+      warmTokens: config.warmTokens,
+      audioSecondsPerWallSecond: round((config.sessions * config.seconds) / wallSeconds),
+      chunkLatencyMsP50: round(percentile(latencies, 50), 1),
+      chunkLatencyMsP95: round(percentile(latencies, 95), 1),
+      chunks: latencies.length,
+      errors,
+      meanDecodeBatchRows: round(tally.decodeBatches > 0 ? tally.rows / tally.decodeBatches : 0, 1),
+      workerBusy: round((tally.prefillWorkerMs + tally.decodeWorkerMs) / 1000 / wallSeconds),
+      prefillSeconds: round(tally.prefillWorkerMs / 1000),
+      decodeSeconds: round(decodeSeconds),
+      decodeRows: tally.rows,
+      decodeRowsPerWorkerSecond: round(decodeSeconds > 0 ? tally.rows / decodeSeconds : 0, 1),
+      decodeGflopsPerWorker: round(gflops),
+      matmulPeakGflops: round(matmulPeakGflops),
+      decodeEfficiency: round(matmulPeakGflops > 0 ? gflops / matmulPeakGflops : 0, 3),
+      bytesPerDecodeStep: Math.round(tally.rows > 0 ? tally.bytes / tally.rows : 0),
+      cacheBytesCopiedPerDecodeRow: Math.round(tally.rows > 0 ? tally.copied / tally.rows : 0),
+      eventLoopP99Ms: round(loopDelay.percentile(99) / 1e6, 1),
+      peakRssMiB: Math.round(peakRss / MIB),
+      estimatedPeakMiB: Math.round(estimatePeakBytes(model, config) / MIB),
+    };
+  } finally {
+    clearInterval(rssSampler);
+    loopDelay.disable();
+    for (const stream of streams) stream.close();
+    await engine.close();
+  }
+}

@@ -1,0 +1,162 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { decoderCost, resolveBenchModel, runBenchRow, type RowConfig } from '../../scripts/bench/engine-bench.ts';
+import { ensureBenchModels } from '../../scripts/models/bench-package.ts';
+import { benchDecoderDims, decoderParameterCount } from '../../scripts/models/tiny-dimensions.ts';
+import { createEngine } from '../../src/inference/engine.ts';
+import { loadModelPackage } from '../../src/inference/manifest.ts';
+import type { PhaseStats } from '../../src/inference/translation-engine.ts';
+import { collector, engineOptions, streamAll, testAudio } from '../support/engine-fixtures.ts';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const PAIR = 'English -> German';
+
+function runCli(args: string[]) {
+  return spawnSync(process.execPath, ['--import', 'tsx', 'scripts/bench-engine.ts', ...args], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+}
+
+test('the bench model is generated on first use, shaped like a real decoder, and the engine runs it', async (t) => {
+  const cache = await mkdtemp(join(tmpdir(), 'bench-models-'));
+  t.after(() => rm(cache, { recursive: true, force: true }));
+  const first = await ensureBenchModels(cache);
+  const again = await ensureBenchModels(cache);
+  assert.equal(first.generated, true);
+  assert.equal(again.generated, false, 'the second call reuses the cached package');
+  assert.equal(again.modelsDir, first.modelsDir);
+
+  const pkg = await loadModelPackage(join(first.modelsDir, 'bench-en-de'));
+  const d = benchDecoderDims;
+  const exact = decoderParameterCount(d, pkg.manifest.decoder.vocabSize);
+  assert.ok(exact >= 20e6 && exact <= 60e6, `${exact} parameters is outside 20-60 M`);
+  assert.equal(d.numHeads / d.numKeyValueHeads, 4, '4 query heads per KV head');
+  assert.equal(d.headDim, 64);
+  assert.ok(d.mlpDim / d.hiddenSize > 2.5 && d.mlpDim / d.hiddenSize < 3, 'gated MLP ~2.75x the width');
+  const weightBytes = (await stat(join(pkg.dir, 'decoder.onnx'))).size;
+  assert.ok(weightBytes > 80e6 && weightBytes < 240e6, `decoder weights ${weightBytes} B should overflow the CPU caches`);
+  // The benchmark's cost model, derived from file size and manifest alone, recovers the shape.
+  const cost = await decoderCost(pkg);
+  assert.ok(Math.abs(cost.parameters - exact) / exact < 0.01, `estimated ${cost.parameters} vs exact ${exact}`);
+  assert.ok(Math.abs(cost.mlpWidth - d.mlpDim) / d.mlpDim < 0.01, `estimated MLP width ${cost.mlpWidth} vs ${d.mlpDim}`);
+
+  const engine = await createEngine(engineOptions({ modelsDir: first.modelsDir }));
+  t.after(() => engine.close());
+  const c = collector();
+  const stream = engine.openStream({ languagePair: PAIR, latencyMultiplier: 1, listener: c.listener });
+  await streamAll(stream, testAudio(15360 * 2, 3));
+  assert.deepEqual(c.errors, []);
+  assert.equal(c.chunks.length, 2);
+  assert.ok((c.chunks[1]?.contextTokens ?? 0) > (c.chunks[0]?.contextTokens ?? 0), 'context grows chunk by chunk');
+});
+
+/** An independent byte count of a message at the thread boundary (same rule as messageBytes, written apart). */
+function boundaryBytes(message: unknown): number {
+  const seen: ArrayBufferLike[] = [];
+  let total = 0;
+  const pending: unknown[] = [message];
+  while (pending.length > 0) {
+    const value = pending.pop();
+    switch (typeof value) {
+      case 'number': total += 8; break;
+      case 'string': total += value.length * 2; break;
+      case 'boolean': total += 1; break;
+      case 'object': {
+        if (value === null) break;
+        const buffer = ArrayBuffer.isView(value) ? value.buffer : value instanceof ArrayBuffer ? value : undefined;
+        if (buffer) {
+          if (!seen.includes(buffer)) {
+            seen.push(buffer);
+            total += buffer.byteLength;
+          }
+        } else {
+          pending.push(...(Array.isArray(value) ? value : Object.values(value)));
+        }
+        break;
+      }
+      default: break;
+    }
+  }
+  return total;
+}
+
+const rowsOf = (phase: PhaseStats | undefined): number => Object.entries(phase?.batchSizeHistogram ?? {}).reduce((sum, [size, count]) => sum + Number(size) * count, 0);
+
+test("the bench's row and byte counts equal the batcher's histogram and the messages at the thread boundary", async (t) => {
+  const model = await resolveBenchModel('tiny', PAIR);
+  // Count every decode message crossing between threads while the row is timed.
+  let counting = false;
+  let boundary = 0;
+  const originalPost = Worker.prototype.postMessage;
+  const originalEmit = Worker.prototype.emit;
+  const isDecode = (message: unknown, kind: string): message is { payload: unknown } => {
+    const m = message as { kind?: unknown; payload?: { kind?: unknown } } | null;
+    return m?.kind === kind && m.payload?.kind === 'decode';
+  };
+  Worker.prototype.postMessage = function (this: Worker, message: unknown, transfer?: Parameters<Worker['postMessage']>[1]) {
+    if (counting && isDecode(message, 'run')) boundary += boundaryBytes(message.payload);
+    return originalPost.call(this, message, transfer);
+  };
+  Worker.prototype.emit = function (this: Worker, event: string | symbol, ...args: unknown[]) {
+    if (counting && event === 'message' && isDecode(args[0], 'result')) boundary += boundaryBytes(args[0].payload);
+    return originalEmit.call(this, event, ...args);
+  };
+  t.after(() => {
+    Worker.prototype.postMessage = originalPost;
+    Worker.prototype.emit = originalEmit;
+  });
+
+  let rowsBefore = 0;
+  let rowsAfter = 0;
+  const config: RowConfig = {
+    mode: 'capacity', sessions: 3, batching: true, beam: 2, warmTokens: 60, seconds: 4,
+    workers: 1, threads: 1, waitMs: 5, latency: 1, pair: PAIR,
+  };
+  const row = await runBenchRow(model, config, 50, {
+    onTimingStart: (engine) => {
+      rowsBefore = rowsOf(engine.stats().models['tiny-en-de']?.decode);
+      counting = true;
+    },
+    onTimingEnd: (engine) => {
+      counting = false;
+      rowsAfter = rowsOf(engine.stats().models['tiny-en-de']?.decode);
+    },
+  });
+  assert.equal(row.errors, 0);
+  assert.ok(row.decodeRows > 0, 'the timed part decoded');
+  assert.ok(rowsBefore > 0, 'the warm-up went through the real path before timing');
+  assert.equal(row.decodeRows, rowsAfter - rowsBefore, 'decode rows = rows in the batcher histogram while timed');
+  assert.equal(row.bytesPerDecodeStep, Math.round(boundary / row.decodeRows), 'bytes per decode row = bytes seen at the thread boundary');
+  assert.ok(row.cacheBytesCopiedPerDecodeRow > 0);
+  assert.ok(row.decodeGflopsPerWorker > 0 && row.decodeEfficiency > 0);
+  // 4 s of audio is 4 whole 0.96 s chunks and a padded tail, per session.
+  assert.equal(row.chunks, 3 * Math.ceil((16000 * 4) / 15360), 'only timed chunks are counted');
+});
+
+test('bench:engine skips a row over the memory budget with a one-line reason and its estimate', () => {
+  const result = runCli(['--memory-budget-mib', '1', '--sessions', '2', '--modes', 'capacity', '--batching', 'on', '--seconds', '1']);
+  assert.equal(result.status, 0, result.stderr);
+  assert.match(result.stdout, /^skipped: capacity 2 sessions, batching on, beam 4, warm 0: estimated peak \d+ MiB exceeds the memory budget of 1 MiB$/m);
+  const rows = JSON.parse(result.stdout.trim().split('\n').at(-1) ?? '[]') as { skipped?: string; estimatedPeakMiB: number }[];
+  assert.equal(rows.length, 1);
+  assert.ok(rows[0]?.skipped && rows[0].estimatedPeakMiB > 1);
+});
+
+test('bench:engine --help prints its usage and exits 0; a bad flag or value is one line and exit 2', () => {
+  const help = runCli(['--help']);
+  assert.equal(help.status, 0);
+  assert.match(help.stdout, /Usage: npm run bench:engine/);
+  assert.match(help.stdout, /--warm-tokens/);
+  for (const args of [['--bogus'], ['--beam', 'x'], ['--sessions', '0'], ['--batching', 'maybe'], ['--model', '/nonexistent/models']]) {
+    const result = runCli(args);
+    assert.equal(result.status, 2, `${args.join(' ')}: ${result.stderr}`);
+    const lines = result.stderr.split('\n').filter((line) => line.trim() !== '' && !line.startsWith('npm warn'));
+    assert.equal(lines.length, 1, `${args.join(' ')}: ${result.stderr}`);
+    assert.match(lines[0] ?? '', /^bench:engine: /);
+    assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
+  }
+});
