@@ -39,11 +39,18 @@ export function classifyFrame(raw: string): TranslationFrame {
   return { kind: 'translation', text: raw, raw };
 }
 
+/** `path` without its trailing slashes (a loop: `/\/+$/` is quadratic on long runs of slashes). */
+function withoutTrailingSlashes(path: string): string {
+  let end = path.length;
+  while (end > 0 && path[end - 1] === '/') end--;
+  return path.slice(0, end);
+}
+
 /** The WebSocket URL of a session: http→ws, https→wss, the id percent-encoded as one path segment. Throws TypeError on an invalid base URL. */
 export function wsUrlFor(baseUrl: string | URL, sessionId: string): string {
   const url = new URL(baseUrl);
   url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
-  url.pathname = `${url.pathname.replace(/\/+$/, '')}/wss/${encodeURIComponent(sessionId)}`;
+  url.pathname = `${withoutTrailingSlashes(url.pathname)}/wss/${encodeURIComponent(sessionId)}`;
   url.search = '';
   return url.toString();
 }
@@ -62,7 +69,7 @@ export interface RequestOptions {
  */
 export async function requestJson(baseUrl: string | URL, method: 'GET' | 'POST', path: string, query: Record<string, string> = {}, options: RequestOptions = {}): Promise<JsonObject> {
   const url = new URL(baseUrl);
-  url.pathname = `${url.pathname.replace(/\/+$/, '')}${path}`;
+  url.pathname = `${withoutTrailingSlashes(url.pathname)}${path}`;
   url.search = new URLSearchParams(query).toString();
   let response: Response;
   try {

@@ -7,8 +7,7 @@ const PY_WHITESPACE = '\\t\\n\\v\\f\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u20
 
 const RUNS = new RegExp(`[${PY_WHITESPACE}]+`, 'u');
 const ONE = new RegExp(`^[${PY_WHITESPACE}]$`, 'u');
-const EDGES = new RegExp(`^[${PY_WHITESPACE}]+|[${PY_WHITESPACE}]+$`, 'gu');
-const TRAILING = new RegExp(`[${PY_WHITESPACE}]+$`, 'u');
+const LEADING = new RegExp(`^[${PY_WHITESPACE}]+`, 'u');
 
 /** Python's `s.split()`: split on whitespace runs, no empty items. */
 export function pySplit(text: string): string[] {
@@ -17,12 +16,22 @@ export function pySplit(text: string): string[] {
 
 /** Python's `s.strip()`. */
 export function pyStrip(text: string): string {
-  return text.replace(EDGES, '');
+  return pyRstrip(text).replace(LEADING, '');
 }
 
-/** Python's `s.rstrip()`. */
+/**
+ * Python's `s.rstrip()`. A loop from the end, not `/[…]+$/`: that pattern retries from every
+ * whitespace run and is quadratic on long runs of spaces followed by a word.
+ */
 export function pyRstrip(text: string): string {
-  return text.replace(TRAILING, '');
+  let end = text.length;
+  while (end > 0) {
+    const last = text.codePointAt(end - 1);
+    // A low surrogate is never whitespace, so stepping back one UTF-16 unit is enough.
+    if (last === undefined || !ONE.test(String.fromCodePoint(last))) break;
+    end--;
+  }
+  return text.slice(0, end);
 }
 
 /** True if the single code point `char` is whitespace for Python. */

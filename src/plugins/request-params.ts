@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance, FastifyRequest, preValidationHookHandler } from 'fastify';
 import { bodyKindOf, mergeParams, type BodyKind } from '../protocol/merge-params.ts';
-import { parseMultipartFields } from '../protocol/multipart.ts';
+import { MultipartBody, parseMultipartFields } from '../protocol/multipart.ts';
 import { parseQueryString } from '../protocol/query-string.ts';
 import { AppError } from '../errors.ts';
 
@@ -30,15 +30,16 @@ export function registerBodyParsers(app: FastifyInstance): void {
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {
     done(null, parseQueryString(typeof body === 'string' ? body : body.toString('utf8')));
   });
-  app.addContentTypeParser('multipart/form-data', { parseAs: 'buffer' }, (request, body, done) => {
-    try {
-      const buffer = typeof body === 'string' ? Buffer.from(body) : body;
-      done(null, parseMultipartFields(buffer, request.headers['content-type'] ?? ''));
-    } catch (error) {
-      done(new AppError('badRequest', `Malformed multipart body: ${error instanceof Error ? error.message : String(error)}`), undefined);
-    }
+  // Kept raw here and parsed only by a route that reads form fields (mergeBodyParams); the only
+  // multipart client is a sendBeacon FormData carrying a session id, hence the small limit.
+  app.addContentTypeParser('multipart/form-data', { parseAs: 'buffer', bodyLimit: MULTIPART_BODY_LIMIT }, (request, body, done) => {
+    const buffer = typeof body === 'string' ? Buffer.from(body) : body;
+    done(null, new MultipartBody(buffer, request.headers['content-type'] ?? ''));
   });
 }
+
+/** Largest multipart body accepted (text fields only). */
+export const MULTIPART_BODY_LIMIT = 64 * 1024;
 
 function requestBodyKind(request: FastifyRequest): BodyKind {
   return bodyKindOf(request.headers['content-type'], request.body !== undefined && request.body !== null);
@@ -51,7 +52,19 @@ function requestBodyKind(request: FastifyRequest): BodyKind {
 export function mergeBodyParams(bodyKinds: readonly BodyKind[] = ['json']): preValidationHookHandler {
   return function mergeBodyIntoQuery(request, _reply, done) {
     const query = (request.query ?? {}) as Record<string, unknown>;
-    request.query = mergeParams(query, request.body, requestBodyKind(request), bodyKinds);
+    let body = request.body;
+    if (body instanceof MultipartBody) {
+      if (!bodyKinds.includes('form')) body = undefined;
+      else {
+        try {
+          body = parseMultipartFields(body.raw, body.contentType);
+        } catch (error) {
+          done(new AppError('badRequest', `Malformed multipart body: ${error instanceof Error ? error.message : String(error)}`));
+          return;
+        }
+      }
+    }
+    request.query = mergeParams(query, body, requestBodyKind(request), bodyKinds);
     done();
   };
 }

@@ -27,24 +27,33 @@ export const lenientBoolParam = z
   .union([z.boolean(), z.string(), z.number()])
   .transform((value) => (typeof value === 'boolean' ? value : ['true', '1', 'yes', 'on'].includes(String(value).trim().toLowerCase())));
 
+/** Longest numeric string accepted: longer ones are refused before any pattern runs. */
+const MAX_NUMBER_TEXT = 64;
+
 /** An integer given as a JSON number or a decimal string. */
 export const intParam = z.union([
   z.number().int('expected an integer'),
   z
     .string()
+    .max(MAX_NUMBER_TEXT, `expected an integer (at most ${MAX_NUMBER_TEXT} characters)`)
     .trim()
     .regex(/^[+-]?\d+$/, 'expected an integer')
     .transform(Number),
 ]);
 
-/** A finite number given as a JSON number or a numeric string. */
+/**
+ * A finite number given as a JSON number or a numeric string. The pattern has one way to match
+ * any input (digits, then an optional "." with digits), so it runs in linear time.
+ */
 export const numberParam = z.union([
   z.number().finite(),
   z
     .string()
+    .max(MAX_NUMBER_TEXT, `expected a number (at most ${MAX_NUMBER_TEXT} characters)`)
     .trim()
-    .regex(/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/, 'expected a number')
-    .transform(Number),
+    .regex(/^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/, 'expected a number')
+    .transform(Number)
+    .refine(Number.isFinite, 'expected a finite number'),
 ]);
 
 /** A required, non-empty text parameter. */
