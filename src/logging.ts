@@ -8,13 +8,21 @@ import { join, resolve } from 'node:path';
 import pino, { type DestinationStream, type Logger, type LoggerOptions, type StreamEntry } from 'pino';
 import pretty from 'pino-pretty';
 import type { ServerConfig } from './config/schema.ts';
+import { maskSessionIdsIn } from './sessions/session-id.ts';
 
 /** Keys under which transcripts, translations or audio may be logged. */
 export const speechLogKeys = ['transcript', 'translation', 'text'] as const;
 
 /** pino options shared by every logger of the process (level, redaction, request serializers). */
 export function loggerOptions(config: ServerConfig): LoggerOptions {
-  const options: LoggerOptions = { level: config.logging.level, base: { pid: process.pid } };
+  const options: LoggerOptions = {
+    level: config.logging.level,
+    base: { pid: process.pid },
+    // A session id is a bearer credential and log files are read by more people than the
+    // operator: every id in every line (fields, messages, request URLs, errors) loses its
+    // secret part on the way out.
+    hooks: { streamWrite: maskSessionIdsIn },
+  };
   if (!config.logging.logTranscripts) {
     options.redact = {
       paths: speechLogKeys.flatMap((key) => [key, `*.${key}`]),

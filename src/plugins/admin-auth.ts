@@ -23,8 +23,14 @@ const adminPaths = new Set([
 /** Path prefixes that need the token (every debug route, including the fault drill). */
 const adminPrefixes = ['/debug/'];
 
+/**
+ * Debug routes the original's own test script calls without a credential: always answered, with
+ * ids masked for everyone but the operator.
+ */
+const openDebugPaths = new Set(['/debug/session_stats', '/debug/session_history']);
 /** True for the route templates the admin guard protects. */
 export function isAdminRoute(url: string): boolean {
+  if (openDebugPaths.has(url)) return false;
   return adminPaths.has(url) || adminPrefixes.some((prefix) => url.startsWith(prefix));
 }
 
@@ -39,6 +45,16 @@ function sameToken(a: string, b: string): boolean {
   const left = Buffer.from(a);
   const right = Buffer.from(b);
   return left.length === right.length && timingSafeEqual(left, right);
+}
+
+/**
+ * True when the request presents the configured token. With no token configured nobody is the
+ * operator: other users' ids and client ids are then shown to no one. Never throws.
+ */
+export function isOperatorRequest(request: Pick<FastifyRequest, 'headers'>, token: string | null): boolean {
+  if (token === null) return false;
+  const presented = presentedToken(request.headers);
+  return presented !== undefined && sameToken(presented, token);
 }
 
 /** True when no token is configured, or the request presents the configured one. Never throws. */

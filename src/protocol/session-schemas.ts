@@ -104,9 +104,14 @@ export const includeDetailsQuery = z.object({
   include_details: boolParam.optional().transform((value) => value ?? false),
 });
 
+/**
+ * The `*_by_user` routes find a session from a client id, which anyone can read off a shared
+ * screen or guess; a caller who is not the operator must also name the session (`session_id`).
+ */
 export const delaysByUserQuery = z.object({
   user_id: requiredText,
   language_pair: requiredText,
+  session_id: sessionIdParam.optional(),
   include_details: boolParam.optional().transform((value) => value ?? false),
 });
 
@@ -118,5 +123,6 @@ export const exportDelaysQuery = z.object({
 export const exportDelaysByUserQuery = z.object({
   user_id: requiredText,
   language_pair: requiredText,
+  session_id: sessionIdParam.optional(),
   filepath: optionalText,
 });

@@ -2,13 +2,16 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { rayStats } from './engine-report.ts';
-import { publicSessionId } from './session-view.ts';
+import { isOperatorRequest } from '../plugins/admin-auth.ts';
+import { publicSessionId, publicUserId } from './session-view.ts';
 
 export const debugRoutes: FastifyPluginAsyncZod = async (app) => {
   const { engine, batching, sessions, clock } = app;
   const expose = app.appConfig.sessions.exposeSessionIds;
+  const token = app.appConfig.admin.token;
 
-  app.get('/debug/session_stats', { schema: { response: { 200: z.looseObject({ system_info: z.record(z.string(), z.unknown()) }) } } }, async () => {
+  app.get('/debug/session_stats', { schema: { response: { 200: z.looseObject({ system_info: z.record(z.string(), z.unknown()) }) } } }, async (request) => {
+    const isOperator = isOperatorRequest(request, token);
     const now = clock.now();
     const counts = sessions.counts();
     return {
@@ -20,13 +23,13 @@ export const debugRoutes: FastifyPluginAsyncZod = async (app) => {
         system_type: 'scheduler_based',
       },
       active_sessions: sessions.list().map((session) => ({
-        session_id: publicSessionId(session.id, expose),
+        session_id: publicSessionId(session.id, session.languagePair, isOperator, expose),
         type: 'scheduler',
         state: session.state,
         queue_position: sessions.queuePosition(session),
         agent_type: session.agentType,
         language_pair: session.languagePair,
-        user_id: publicSessionId(session.userId, expose),
+        user_id: publicUserId(session.userId, session.languagePair, isOperator, expose),
         created_at: session.createdAtMs / 1000,
         last_activity: session.lastActivityMs / 1000,
         last_ping: session.lastPingMs / 1000,
@@ -41,13 +44,14 @@ export const debugRoutes: FastifyPluginAsyncZod = async (app) => {
     };
   });
 
-  app.get('/debug/session_history', { schema: { response: { 200: z.looseObject({ message: z.string() }) } } }, async () => {
+  app.get('/debug/session_history', { schema: { response: { 200: z.looseObject({ message: z.string() }) } } }, async (request) => {
+    const isOperator = isOperatorRequest(request, token);
     const counts = sessions.counts();
     return {
       message: 'Session lifecycle history (oldest first, bounded)',
       current_stats: { active_sessions: counts.active, session_queue: counts.queued, timestamp: clock.now() / 1000 },
       history: sessions.history().map((event) => ({
-        session_id: publicSessionId(event.sessionId, expose),
+        session_id: publicSessionId(event.sessionId, event.languagePair, isOperator, expose),
         event: event.event,
         at: event.atMs / 1000,
         language_pair: event.languagePair,

@@ -2,6 +2,7 @@
  * Evaluation routes (spec §1.3.15–§1.3.17, §4.7) with api.py's intended shapes, working (W6):
  * enable tracking on a live session, read its delay statistics, export its segment logs.
  */
+import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { frontendErrors } from '../protocol/error-strings.ts';
@@ -14,6 +15,7 @@ import {
   includeDetailsQuery,
   sessionIdPath,
 } from '../protocol/session-schemas.ts';
+import { isOperatorRequest } from '../plugins/admin-auth.ts';
 import { mergeBodyParams } from '../plugins/request-params.ts';
 import type { Session } from '../sessions/session.ts';
 import { DelayTracker } from '../evaluation/delay-tracker.ts';
@@ -34,6 +36,18 @@ function delaysOf(session: Session, includeDetails: boolean): Record<string, unk
 export const evaluationRoutes: FastifyPluginAsyncZod = async (app) => {
   const { sessions } = app;
   const exportDir = app.appConfig.paths.exportDir;
+  const token = app.appConfig.admin.token;
+
+  /**
+   * The session of `userId` for `pair`, if the caller may see it: the operator always, anyone
+   * else only by also naming the session's id. Otherwise undefined, exactly as for no session, so
+   * a client id reveals nothing.
+   */
+  function ownSessionByUser(request: FastifyRequest, userId: string, pair: string, sessionId: string | undefined): Session | undefined {
+    const session = sessions.findByUser(userId, pair);
+    if (!session) return undefined;
+    return isOperatorRequest(request, token) || sessionId === session.id ? session : undefined;
+  }
 
   app.post('/enable_evaluation_mode', {
     preValidation: mergeBodyParams(['json']),
@@ -60,8 +74,8 @@ export const evaluationRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get('/session_delays_by_user', {
     schema: { querystring: delaysByUserQuery, response: { 200: delaysReply } },
   }, async (request) => {
-    const { user_id: userId, language_pair: pair, include_details: includeDetails } = request.query;
-    const session = sessions.findByUser(userId, pair);
+    const { user_id: userId, language_pair: pair, include_details: includeDetails, session_id: sessionId } = request.query;
+    const session = ownSessionByUser(request, userId, pair, sessionId);
     if (!session) return { success: false as const, error: `Session not found for user ${userId} with language ${pair}` };
     return { success: true as const, session_id: session.id, evaluation_mode: session.evaluationMode, delays: delaysOf(session, includeDetails) };
   });
@@ -87,8 +101,8 @@ export const evaluationRoutes: FastifyPluginAsyncZod = async (app) => {
     preValidation: mergeBodyParams(['json']),
     schema: { querystring: exportDelaysByUserQuery, response: { 200: exportReply } },
   }, async (request) => {
-    const { user_id: userId, language_pair: pair, filepath } = request.query;
-    const session = sessions.findByUser(userId, pair);
+    const { user_id: userId, language_pair: pair, filepath, session_id: sessionId } = request.query;
+    const session = ownSessionByUser(request, userId, pair, sessionId);
     if (!session) return { success: false as const, error: `Session not found for user ${userId} with language ${pair}` };
     const result = await exportSession(session, filepath, defaultDelaysFileName(`${userId}_${pair}`));
     return result.success ? { ...result, session_id: session.id } : result;

@@ -5,11 +5,11 @@
  */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { isAdminRequest } from '../plugins/admin-auth.ts';
+import { isAdminRequest, isOperatorRequest } from '../plugins/admin-auth.ts';
 import { deviceLoadsOf } from '../plugins/engine-extras.ts';
 import { assessReadiness } from '../plugins/readiness.ts';
 import { rayStats } from './engine-report.ts';
-import { publicSessionId } from './session-view.ts';
+import { publicSessionId, publicUserId } from './session-view.ts';
 
 export const healthRoutes: FastifyPluginAsyncZod = async (app) => {
   const { engine, batching, sessions, clock } = app;
@@ -41,15 +41,16 @@ export const healthRoutes: FastifyPluginAsyncZod = async (app) => {
       instance: app.appConfig.cluster.instanceTag,
     };
     if (!isAdminRequest(request, token)) return { ...summary, details: 'sessions and engine statistics need the admin token' };
+    const isOperator = isOperatorRequest(request, token);
     return {
       ...summary,
       active_sessions: sessions.list().map((session) => ({
-        session_id: publicSessionId(session.id, expose),
+        session_id: publicSessionId(session.id, session.languagePair, isOperator, expose),
         type: 'scheduler',
         state: session.state,
         agent_type: session.agentType,
         language_pair: session.languagePair,
-        user_id: publicSessionId(session.userId, expose),
+        user_id: publicUserId(session.userId, session.languagePair, isOperator, expose),
         latency_multiplier: session.latencyMultiplier,
         inactive_for: `${((now - Math.max(session.lastPingMs, session.lastActivityMs)) / 1000).toFixed(1)}s`,
         created_at: session.createdAtMs / 1000,

@@ -55,3 +55,9 @@ export function maskSessionId(id: string): string {
   const tag = match[1] ?? '';
   return `${id.slice(0, match.index + 1)}${'*'.repeat(suffixLength)}${tag}`;
 }
+
+/** Every `/init` or `/load_model` id inside `text` (a URL, a log message) with its secret part masked. */
+const embeddedIdPattern = /_(\d{10,16})_[0-9a-z]{12}/g;
+export function maskSessionIdsIn(text: string): string {
+  return text.replace(embeddedIdPattern, `_$1_${'*'.repeat(suffixLength)}`);
+}

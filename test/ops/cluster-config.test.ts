@@ -91,7 +91,7 @@ test('a tagged instance ends its ids in .<tag>, masks only the secret part, and 
   assert.equal((await post(baseUrl, '/ping', { session_id: id })).json?.success, true);
   const byUser = await app.inject({ method: 'GET', url: '/session_delays_by_user?user_id=nobody&language_pair=English%20-%3E%20German' });
   assert.equal(byUser.statusCode, 404, 'by-user routes: another instance may have the session');
-  const mine = await app.inject({ method: 'GET', url: '/session_delays_by_user?user_id=client_x&language_pair=English%20-%3E%20German' });
+  const mine = await app.inject({ method: 'GET', url: `/session_delays_by_user?user_id=client_x&language_pair=English%20-%3E%20German&${new URLSearchParams({ session_id: id })}` });
   assert.equal(mine.json<{ success: boolean }>().success, true);
 });
 

@@ -87,7 +87,10 @@ test('/session_delays and /session_delays_by_user: not found answers', async (t)
   const byUser = await app.inject({ method: 'GET', url: '/session_delays_by_user?user_id=u1&language_pair=English+-%3E+Chinese' });
   assert.deepEqual(byUser.json(), { success: false, error: 'Session not found for user u1 with language English -> Chinese' });
   const id = await createSession(app, { client_id: 'u1' });
-  const found = await app.inject({ method: 'GET', url: '/session_delays_by_user?user_id=u1&language_pair=English+-%3E+Chinese' });
+  // A client id alone finds nothing for anyone but the operator: it is not a credential.
+  const guessed = await app.inject({ method: 'GET', url: '/session_delays_by_user?user_id=u1&language_pair=English+-%3E+Chinese' });
+  assert.deepEqual(guessed.json(), { success: false, error: 'Session not found for user u1 with language English -> Chinese' });
+  const found = await app.inject({ method: 'GET', url: `/session_delays_by_user?user_id=u1&language_pair=English+-%3E+Chinese&${new URLSearchParams({ session_id: id })}` });
   assert.equal(found.json<{ session_id: string }>().session_id, id);
 });
 
@@ -131,7 +134,7 @@ test('/export_session_delays_by_user adds the session id', async (t) => {
   assert.ok(frames.length > 2, 'precondition: the chunk added text');
   const response = await app.inject({
     method: 'POST',
-    url: '/export_session_delays_by_user?user_id=eval_user&language_pair=English+-%3E+Chinese',
+    url: `/export_session_delays_by_user?user_id=eval_user&language_pair=English+-%3E+Chinese&${new URLSearchParams({ session_id: id })}`,
   });
   const body = response.json<{ success: boolean; session_id: string; filepath: string }>();
   assert.equal(body.success, true);

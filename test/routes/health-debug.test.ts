@@ -22,16 +22,23 @@ test('GET /health lists sessions with masked ids, inactive_for as a string, and 
   assert.equal(body.active_sessions_count, 1);
   const listed = body.active_sessions[0];
   assert.equal(listed?.inactive_for, '12.3s');
-  assert.equal(listed?.session_id, `${id.slice(0, -12)}************`, 'the secret part is masked (W11)');
+  assert.equal(listed?.session_id, `*_English -> Chinese_${id.split('_').at(-2)}_************`, 'the owner and the secret part are masked (W11)');
   assert.ok(body.ray_stats.global_stats);
   assert.equal(body.language_pairs.length, 4, 'the four default models');
 });
 
-test('sessions.exposeSessionIds shows full ids', async (t) => {
-  const { app } = await buildTestApp(t, { config: { sessions: { exposeSessionIds: true } } });
-  const id = await createSession(app);
-  const body = (await app.inject({ method: 'GET', url: '/debug/session_stats' })).json<{ active_sessions: { session_id: string }[] }>();
-  assert.equal(body.active_sessions[0]?.session_id, id);
+test('sessions.exposeSessionIds shows full ids and client ids to the operator only', async (t) => {
+  const token = 'operator-token-1234';
+  const { app } = await buildTestApp(t, { config: { sessions: { exposeSessionIds: true }, admin: { token } } });
+  const id = await createSession(app, { client_id: 'alice_laptop' });
+  type Stats = { active_sessions: { session_id: string; user_id: string }[] };
+  const operator = (await app.inject({ method: 'GET', url: '/debug/session_stats', headers: { authorization: `Bearer ${token}` } })).json<Stats>();
+  assert.equal(operator.active_sessions[0]?.session_id, id);
+  assert.equal(operator.active_sessions[0]?.user_id, 'alice_laptop');
+  const anyone = await app.inject({ method: 'GET', url: '/debug/session_stats' });
+  assert.equal(anyone.statusCode, 200, "the original's test script calls it without a credential");
+  assert.equal(anyone.json<Stats>().active_sessions[0]?.session_id, `*_English -> Chinese_${id.split('_').at(-2)}_************`);
+  assert.equal(anyone.json<Stats>().active_sessions[0]?.user_id, 'hidden');
 });
 
 test('GET /debug/session_stats and /debug/session_history answer 200 JSON with lifecycle events', async (t) => {

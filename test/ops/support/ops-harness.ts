@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { TestContext } from 'node:test';
 import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
 import WebSocket from 'ws';
 import { buildApp } from '../../../src/app.ts';
 import { serverConfigSchema, type ServerConfig } from '../../../src/config/schema.ts';
@@ -58,11 +59,11 @@ export interface RunningServer {
 /** Starts a real engine and app on 127.0.0.1 (random port unless given). */
 export async function startServer(
   t: TestContext,
-  options: { config?: Json; engine?: Partial<EngineOptions> & PlacementOptions; port?: number } = {},
+  options: { config?: Json; engine?: Partial<EngineOptions> & PlacementOptions; port?: number; logger?: Logger } = {},
 ): Promise<RunningServer> {
   const config = opsConfig(t, options.config ?? {});
   const engine = await createEngine({ ...toEngineOptions(config, process.cwd()), ...options.engine });
-  const app = await buildApp(config, { engine });
+  const app = await buildApp(config, { engine, ...(options.logger ? { logger: options.logger } : {}) });
   let isStopped = false;
   const stop = async (): Promise<void> => {
     if (isStopped) return;
