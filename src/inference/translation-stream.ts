@@ -42,7 +42,12 @@ function validMultiplier(value: number, max: number): number {
 export class EngineStream implements TranslationStream {
   readonly languagePair: string;
   private multiplier: number;
-  private pieces: Float32Array[] = [];
+  /**
+   * Audio not yet cut into a chunk: `tail[tailStart, tailStart + buffered)`, one growable buffer,
+   * so a flood of tiny frames costs no object per frame.
+   */
+  private tail = new Float32Array(0);
+  private tailStart = 0;
   private buffered = 0;
   private readonly queue: QueuedChunk[] = [];
   private inFlightSamples = 0;
@@ -97,9 +102,8 @@ export class EngineStream implements TranslationStream {
     if (this.unprocessedSamples() + samples.length > this.options.maxPendingSamples) {
       throw new AppError('overloaded', `too much untranslated audio buffered for this session (limit ${this.options.maxPendingSamples / SAMPLES_PER_MS} ms); slow down`);
     }
-    // Copy: the caller's array may be a view into a socket buffer that gets reused.
-    this.pieces.push(samples.slice());
-    this.buffered += samples.length;
+    // Copied: the caller's array may be a view into a socket buffer that gets reused.
+    this.appendToTail(samples);
     this.received += samples.length;
     this.cutChunks();
     this.pump();
@@ -110,6 +114,11 @@ export class EngineStream implements TranslationStream {
   flush(): Promise<void> {
     if (this.buffered > 0 && !this.closed) {
       const size = chunkSamples(this.translator.pkg.manifest, this.multiplier);
+      // The padded tail is a whole chunk of work: it counts in full against the limit, so that
+      // pairs of a 1-sample frame and EOF cannot queue unbounded work while counting 1 sample each.
+      if (this.unprocessedSamples() - this.buffered + Math.max(size, this.buffered) > this.options.maxPendingSamples) {
+        return Promise.reject(new AppError('overloaded', `too much untranslated audio queued for this session (limit ${this.options.maxPendingSamples / SAMPLES_PER_MS} ms); wait for the text before ending another segment`));
+      }
       const realSamples = this.buffered;
       const audio = new Float32Array(Math.max(size, realSamples));
       this.takeInto(audio, realSamples);
@@ -123,7 +132,8 @@ export class EngineStream implements TranslationStream {
   reset(): void {
     this.generation++;
     this.queue.length = 0;
-    this.pieces = [];
+    this.tail = new Float32Array(0);
+    this.tailStart = 0;
     this.buffered = 0;
     this.state = freshModelState();
     this.chunkIndex = 0;
@@ -140,22 +150,35 @@ export class EngineStream implements TranslationStream {
     this.options.onClosed();
   }
 
+  /** Work held by the stream in samples: queued and in-flight chunks at their padded size. */
   private unprocessedSamples(): number {
-    return this.buffered + this.queue.reduce((sum, c) => sum + c.realSamples, 0) + this.inFlightSamples;
+    return this.buffered + this.queue.reduce((sum, c) => sum + c.audio.length, 0) + this.inFlightSamples;
   }
 
-  private takeInto(target: Float32Array, count: number): void {
-    let filled = 0;
-    while (filled < count) {
-      const piece = this.pieces[0];
-      if (!piece) break;
-      const take = Math.min(piece.length, count - filled);
-      target.set(piece.subarray(0, take), filled);
-      filled += take;
-      if (take === piece.length) this.pieces.shift();
-      else this.pieces[0] = piece.subarray(take);
+  private appendToTail(samples: Float32Array): void {
+    const needed = this.buffered + samples.length;
+    if (this.tailStart + needed > this.tail.length) {
+      // Compact (and grow if needed) only when the end is reached: amortised O(1) per sample.
+      if (needed > this.tail.length) {
+        const grown = new Float32Array(Math.max(needed, 2 * this.tail.length, 4096));
+        grown.set(this.tail.subarray(this.tailStart, this.tailStart + this.buffered));
+        this.tail = grown;
+      } else {
+        this.tail.copyWithin(0, this.tailStart, this.tailStart + this.buffered);
+      }
+      this.tailStart = 0;
     }
-    this.buffered -= filled;
+    this.tail.set(samples, this.tailStart + this.buffered);
+    this.buffered = needed;
+  }
+
+  /** Moves the first `count` buffered samples into `target`. */
+  private takeInto(target: Float32Array, count: number): void {
+    const taken = Math.min(count, this.buffered);
+    target.set(this.tail.subarray(this.tailStart, this.tailStart + taken));
+    this.tailStart += taken;
+    this.buffered -= taken;
+    if (this.buffered === 0) this.tailStart = 0;
   }
 
   private cutChunks(): void {
@@ -173,7 +196,7 @@ export class EngineStream implements TranslationStream {
     const chunk = this.queue.shift();
     if (!chunk) return;
     this.isRunning = true;
-    this.inFlightSamples = chunk.realSamples;
+    this.inFlightSamples = chunk.audio.length;
     void this.process(chunk).finally(() => {
       this.isRunning = false;
       this.inFlightSamples = 0;

@@ -40,6 +40,9 @@ class StreamConnection implements SessionSink {
   private isWriting = false;
   private pendingClose: CloseCode | null = null;
   private isInputStopped = false;
+  /** The EOF being answered, if any, and whether audio arrived since it (a repeated EOF without audio adds nothing). */
+  private pendingEof: Promise<void> | null = null;
+  private audioSinceEof = false;
 
   constructor(
     private readonly socket: WebSocket,
@@ -122,6 +125,7 @@ class StreamConnection implements SessionSink {
     this.session.touch();
     if (this.isInputStopped) return;
     if (bytes.byteLength === 0) return; // the original ignored empty frames too
+    this.audioSinceEof = true;
     const frame = decodeAudioFrame(bytes, this.options.maxFrameSamples);
     if (frame.sanitizedCount > 0) {
       this.options.log.debug({ sessionId: this.session.id, sanitized: frame.sanitizedCount }, 'non-finite or out-of-range samples sanitised');
@@ -133,13 +137,21 @@ class StreamConnection implements SessionSink {
     this.session.touch();
     const command = parseClientText(text);
     switch (command.kind) {
-      case 'eof':
+      case 'eof': {
+        // EOF again with no audio since the one still pending adds no work and no second answer.
+        if (this.pendingEof && !this.audioSinceEof) return;
+        this.audioSinceEof = false;
         // Frames after EOF keep flowing into the stream; they queue behind the flushed tail.
-        this.session.flush().then(
+        const eof = this.session.flush().then(
           () => this.send(serverFrames.processingComplete),
           (error: unknown) => this.fail(error),
         );
+        this.pendingEof = eof;
+        void eof.finally(() => {
+          if (this.pendingEof === eof) this.pendingEof = null;
+        });
         return;
+      }
       case 'latency':
         this.session.setLatencyMultiplier(command.multiplier);
         this.send(serverFrames.latencyUpdated(command.multiplier));
