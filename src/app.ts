@@ -25,6 +25,7 @@ import { startWebSocketHeartbeat } from './plugins/ws-heartbeat.ts';
 import { parseQueryString } from './protocol/query-string.ts';
 import { clusterRoutes } from './routes/cluster.ts';
 import { debugRoutes } from './routes/debug.ts';
+import { capConnectionsPerAddress, timeOutStalledBodies } from './plugins/connection-limits.ts';
 import { evaluationRoutes } from './routes/evaluation.ts';
 import { healthRoutes } from './routes/health.ts';
 import { mediaRoutes } from './routes/media.ts';
@@ -47,8 +48,14 @@ export interface AppDeps {
   runTimers?: boolean;
 }
 
-/** Hard cap of the WebSocket layer; frames between the configured limit and this get an ERROR frame. */
-const wsMaxPayloadBytes = 16 * 1024 * 1024;
+/**
+ * Hard cap of the WebSocket layer, which buffers a whole frame before anyone sees it: twice the
+ * largest valid audio frame. Frames between the configured limit and this get an ERROR frame and
+ * the stream goes on; larger ones close the socket (1009) instead of costing megabytes each.
+ */
+function wsMaxPayloadBytes(maxFrameSamples: number): number {
+  return 2 * maxFrameSamples * Float32Array.BYTES_PER_ELEMENT + 1024;
+}
 
 /** Builds the app (not listening). Throws if a plugin fails to register. */
 export async function buildApp(config: ServerConfig, deps: AppDeps): Promise<FastifyInstance> {
@@ -58,12 +65,16 @@ export async function buildApp(config: ServerConfig, deps: AppDeps): Promise<Fas
   const app = Fastify({
     loggerInstance,
     bodyLimit: config.server.bodyLimitBytes,
+    // Fastify's default is no limit at all (see also timeOutStalledBodies below).
+    requestTimeout: config.server.requestTimeoutMs,
     trustProxy: config.server.trustProxy,
     // Session ids contain spaces and ">": long, percent-encoded path parameters.
     routerOptions: { querystringParser: parseQueryString, maxParamLength: 2000 },
     // Pings arrive every 5 s per open page; logging each would drown everything else.
     logController: new LogController({ disableRequestLogging: (request) => request.url.startsWith('/ping') }),
   });
+  capConnectionsPerAddress(app.server, config.server.maxConnectionsPerAddress, deps.logger);
+  timeOutStalledBodies(app, config.server.requestTimeoutMs);
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   installErrorHandlers(app, { retryAfterSeconds: config.limits.retryAfterSeconds });
@@ -95,7 +106,7 @@ export async function buildApp(config: ServerConfig, deps: AppDeps): Promise<Fas
     methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
   });
   await app.register(websocket, {
-    options: { maxPayload: Math.max(wsMaxPayloadBytes, config.websocket.maxFrameSamples * 4) },
+    options: { maxPayload: wsMaxPayloadBytes(config.websocket.maxFrameSamples) },
     // Replaces the plugin's default (close every socket at once, without a code): every open
     // stream socket belongs to a session, and closing the sessions closes their sockets with
     // 1001 once the frames still queued for them are written.

@@ -26,6 +26,13 @@ export const serverConfigSchema = z.strictObject({
       port: port.default(8000),
       /** Largest HTTP request body accepted (JSON and form bodies are tiny in this API). */
       bodyLimitBytes: positiveInt.default(1024 * 1024),
+      /**
+       * A request whose headers and body have not fully arrived within this is answered 408 and
+       * its connection closed: a client that never finishes a body cannot hold a descriptor.
+       */
+      requestTimeoutMs: positiveInt.default(30_000),
+      /** Open TCP connections one client address may hold (0 = no cap); behind a proxy, raise it or set 0. */
+      maxConnectionsPerAddress: z.number().int().min(0).default(256),
       /** How long shutdown waits for in-flight batches before terminating workers. */
       shutdownGraceMs: nonNegativeNumber.default(10_000),
       /**

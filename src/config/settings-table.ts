@@ -22,6 +22,8 @@ export interface SettingSpec {
 export const settingsTable: readonly SettingSpec[] = [
   { flag: 'host', path: ['server', 'host'], kind: 'string', description: 'interface to bind (default 0.0.0.0)' },
   { flag: 'port', path: ['server', 'port'], kind: 'int', description: 'TCP port (default 8000; 0 = any free port)' },
+  { flag: 'request-timeout-ms', path: ['server', 'requestTimeoutMs'], kind: 'int', description: 'time allowed to receive a whole HTTP request (default 30000)' },
+  { flag: 'max-connections-per-address', path: ['server', 'maxConnectionsPerAddress'], kind: 'int', description: 'open connections one client address may hold (default 256; 0 = no cap)' },
   { flag: 'shutdown-grace-ms', path: ['server', 'shutdownGraceMs'], kind: 'number', description: 'time allowed to drain in-flight work on shutdown' },
   { flag: 'cors-origins', path: ['cors', 'origins'], kind: 'list', description: 'comma-separated allowed origins ("*" reflects any origin)' },
   { flag: 'admin-token', path: ['admin', 'token'], kind: 'string', description: 'token required by the reconfiguration routes (unset = open)' },

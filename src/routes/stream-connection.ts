@@ -232,6 +232,20 @@ class StreamConnection implements SessionSink {
  * Serves one socket of /wss/{session_id}. Must be called synchronously from the route handler:
  * the message listener is attached before anything else so that no early frame is lost.
  */
+/** How long a refused socket may take to acknowledge its close frame before it is cut. */
+const REFUSAL_GRACE_MS = 500;
+
+/**
+ * Closes a socket that will not be served: the close frame tells the client why, reading stops at
+ * once (a refused socket must not buffer a multi-megabyte frame), and the connection is cut if
+ * the client does not acknowledge within a moment (ws would otherwise wait 30 s).
+ */
+export function refuseSocket(socket: WebSocket, close: { code: number; reason: string }): void {
+  socket.close(close.code, close.reason);
+  socket.pause();
+  setTimeout(() => socket.terminate(), REFUSAL_GRACE_MS).unref();
+}
+
 export function serveStreamSocket(socket: WebSocket, sessionId: string, sessions: SessionManager, options: StreamConnectionOptions): void {
   let connection: StreamConnection | null = null;
   socket.on('message', (data, isBinary) => connection?.onMessage(data, isBinary));
@@ -240,11 +254,11 @@ export function serveStreamSocket(socket: WebSocket, sessionId: string, sessions
 
   const session = sessions.get(sessionId);
   if (!session || session.state === 'closed') {
-    socket.close(closeCodes.invalidSession.code, closeCodes.invalidSession.reason);
+    refuseSocket(socket, closeCodes.invalidSession);
     return;
   }
   if (!sessions.admitting) {
-    socket.close(closeCodes.shuttingDown.code, closeCodes.shuttingDown.reason);
+    refuseSocket(socket, closeCodes.shuttingDown);
     return;
   }
   connection = new StreamConnection(socket, session, sessions, options);

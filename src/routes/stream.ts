@@ -2,7 +2,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { closeCodes } from '../protocol/close-codes.ts';
 import { sessionIdPath } from '../protocol/session-schemas.ts';
-import { serveStreamSocket } from './stream-connection.ts';
+import { refuseSocket, serveStreamSocket } from './stream-connection.ts';
 
 export const streamRoutes: FastifyPluginAsyncZod = async (app) => {
   const origins = app.appConfig.cors.origins;
@@ -12,7 +12,7 @@ export const streamRoutes: FastifyPluginAsyncZod = async (app) => {
 
   app.get('/wss/:session_id', { websocket: true, schema: { params: sessionIdPath } }, (socket, request) => {
     if (!isOriginAllowed(request.headers.origin)) {
-      socket.close(closeCodes.originNotAllowed.code, closeCodes.originNotAllowed.reason);
+      refuseSocket(socket, closeCodes.originNotAllowed);
       return;
     }
     serveStreamSocket(socket, request.params.session_id, app.sessions, {
