@@ -93,6 +93,8 @@ export const serverConfigSchema = z.strictObject({
       /** A session with neither ping nor frame for this long is deleted (original: 300 s). */
       idleTimeoutMs: positiveInt.default(300_000),
       sweepIntervalMs: positiveInt.default(5_000),
+      /** An active session that never opened its socket gives its slot back after this (0 = never). */
+      attachGraceMs: z.number().int().min(0).default(30_000),
       defaultLatencyMultiplier: positiveInt.max(16).default(2),
       /** Bounded in-memory log of session events for /debug/session_history. */
       historySize: z.number().int().min(0).max(100_000).default(200),
@@ -111,6 +113,8 @@ export const serverConfigSchema = z.strictObject({
       downloadBurst: positiveInt.default(6),
       /** Open sessions (active + queued) per client_id; 0 = no limit. */
       maxSessionsPerClient: z.number().int().min(0).default(8),
+      /** Open sessions (active + queued) per client address; 0 = no limit. Behind a proxy needs server.trustProxy. */
+      maxSessionsPerAddress: z.number().int().min(0).default(16),
       /** A session is closed this long after creation, however active (0 = never). */
       maxSessionDurationMs: z.number().int().min(0).default(6 * 3600_000),
       /** Retry-After (seconds) on 429/503 replies that do not compute their own. */

@@ -37,7 +37,8 @@ export const settingsTable: readonly SettingSpec[] = [
   { flag: 'max-sessions', path: ['sessions', 'maxActiveSessions'], kind: 'int', description: 'sessions translating at once; more wait in a queue' },
   { flag: 'max-queued-sessions', path: ['sessions', 'maxQueuedSessions'], kind: 'int', description: 'sessions allowed to wait for a slot' },
   { flag: 'idle-timeout-ms', path: ['sessions', 'idleTimeoutMs'], kind: 'int', description: 'delete a session after this long without ping or audio (default 300000)' },
-  { flag: 'expose-session-ids', path: ['sessions', 'exposeSessionIds'], kind: 'boolean', description: 'show full session ids in /health and /debug (true|false)' },
+  { flag: 'expose-session-ids', path: ['sessions', 'exposeSessionIds'], kind: 'boolean', description: 'show full session ids in /health and /debug to the operator (true|false)' },
+  { flag: 'attach-grace-ms', path: ['sessions', 'attachGraceMs'], kind: 'int', description: 'release an active session that never opened its socket after this (default 30000; 0 = never)' },
   { flag: 'max-frame-samples', path: ['websocket', 'maxFrameSamples'], kind: 'int', description: 'largest audio frame accepted, in samples' },
   { flag: 'models-dir', path: ['engine', 'modelsDir'], kind: 'string', description: 'folder holding the model packages' },
   { flag: 'models', path: ['engine', 'models'], kind: 'list', description: 'comma-separated package names to load (default: all)' },
@@ -75,6 +76,7 @@ export const settingsTable: readonly SettingSpec[] = [
   { flag: 'init-rate-per-minute', path: ['limits', 'initPerMinute'], kind: 'number', description: '/init calls per minute per client address (0 = unlimited)' },
   { flag: 'init-burst', path: ['limits', 'initBurst'], kind: 'int', description: '/init burst per client address' },
   { flag: 'max-sessions-per-client', path: ['limits', 'maxSessionsPerClient'], kind: 'int', description: 'open sessions per client_id (0 = unlimited)' },
+  { flag: 'max-sessions-per-address', path: ['limits', 'maxSessionsPerAddress'], kind: 'int', description: 'open sessions per client address (0 = unlimited)' },
   { flag: 'max-session-duration-ms', path: ['limits', 'maxSessionDurationMs'], kind: 'int', description: 'close sessions this long after creation (0 = never)' },
   { flag: 'allow-fault-injection', path: ['admin', 'allowFaultInjection'], kind: 'boolean', description: 'enable the admin-only POST /debug/inject_fault drill route (true|false)' },
 ];

@@ -48,6 +48,8 @@ async function domainPlugin(app: FastifyInstance, options: DomainOptions): Promi
     queuedAudioLimitMs: config.engine.streamMaxPendingMs,
     instanceTag: config.cluster.instanceTag,
     maxSessionsPerClient: config.limits.maxSessionsPerClient,
+    maxSessionsPerAddress: config.limits.maxSessionsPerAddress,
+    attachGraceMs: config.sessions.attachGraceMs,
     maxSessionDurationMs: config.limits.maxSessionDurationMs,
     ...(options.onSessionEvent ? { onEvent: options.onSessionEvent } : {}),
     logger: app.log.child({ component: 'sessions' }),

@@ -54,6 +54,7 @@ export const sessionRoutes: FastifyPluginAsyncZod = async (app) => {
       languagePair: query.language_pair,
       latencyMultiplier: query.latency_multiplier,
       clientId: query.client_id,
+      clientAddress: request.ip,
       evaluationMode: query.evaluation_mode,
     });
     request.log.info({ sessionId: session.id, languagePair: session.languagePair, state: session.state }, 'session created');
@@ -71,6 +72,7 @@ export const sessionRoutes: FastifyPluginAsyncZod = async (app) => {
       languagePair: query.language_pair,
       latencyMultiplier: query.latency_multiplier,
       clientId: query.client_id,
+      clientAddress: request.ip,
       evaluationMode: false,
       kind: 'test',
     });

@@ -27,6 +27,13 @@ export interface SessionManagerOptions {
   instanceTag?: string | null;
   /** Open sessions per client_id (0/absent = no limit). */
   maxSessionsPerClient?: number;
+  /** Open sessions per client address (0/absent = no limit): a client_id is chosen by the caller. */
+  maxSessionsPerAddress?: number;
+  /**
+   * An active session that no socket has ever attached to is deleted this long after it became
+   * active (0/absent = never): a slot is for streaming, and /ping alone must not hold one.
+   */
+  attachGraceMs?: number;
   /** Sessions older than this are closed by the sweep however active (0/absent = never). */
   maxSessionDurationMs?: number;
   /** Every lifecycle event, as recorded in the history (metrics). Must not throw. */
@@ -39,6 +46,8 @@ export interface CreateSessionRequest {
   languagePair: string;
   latencyMultiplier?: number | undefined;
   clientId?: string | undefined;
+  /** The caller's address (request.ip), for maxSessionsPerAddress. */
+  clientAddress?: string | undefined;
   evaluationMode: boolean;
   /** "test" = /load_model's id shape. */
   kind?: 'init' | 'test';
@@ -50,9 +59,9 @@ export class SessionManager {
   private activeCount = 0;
   private isAdmitting = true;
   private readonly historyLog: SessionHistory;
-  /** Open sessions per explicit client_id, for maxSessionsPerClient. */
-  private readonly perClient = new Map<string, number>();
-  private readonly clientOf = new WeakMap<Session, string>();
+  /** Open sessions per owner key (`client:<id>`, `address:<ip>`), for the per-owner caps. */
+  private readonly perOwner = new Map<string, number>();
+  private readonly ownersOf = new WeakMap<Session, string[]>();
 
   constructor(private readonly options: SessionManagerOptions) {
     this.historyLog = new SessionHistory(options.historySize);
@@ -81,8 +90,12 @@ export class SessionManager {
       throw new AppError('validationFailed', `latency_multiplier must be an integer from 1 to ${maxMultiplier}, got ${multiplier}`);
     }
     const clientLimit = this.options.maxSessionsPerClient ?? 0;
-    if (request.clientId !== undefined && clientLimit > 0 && (this.perClient.get(request.clientId) ?? 0) >= clientLimit) {
+    if (request.clientId !== undefined && clientLimit > 0 && (this.perOwner.get(`client:${request.clientId}`) ?? 0) >= clientLimit) {
       throw new AppError('tooManySessions', `Client ${request.clientId} already has ${clientLimit} open sessions; delete one (POST /delete_session) before creating another`);
+    }
+    const addressLimit = this.options.maxSessionsPerAddress ?? 0;
+    if (request.clientAddress !== undefined && addressLimit > 0 && (this.perOwner.get(`address:${request.clientAddress}`) ?? 0) >= addressLimit) {
+      throw new AppError('tooManySessions', `This address already has ${addressLimit} open sessions; delete one (POST /delete_session) before creating another`);
     }
     const hasSlot = this.activeCount < this.options.maxActiveSessions && this.queue.length === 0;
     if (!hasSlot && this.queue.length >= this.options.maxQueuedSessions) {
@@ -110,10 +123,12 @@ export class SessionManager {
       ...(this.options.logger ? { logger: this.options.logger } : {}),
     });
     this.sessions.set(id, session);
-    if (request.clientId !== undefined) {
-      this.perClient.set(request.clientId, (this.perClient.get(request.clientId) ?? 0) + 1);
-      this.clientOf.set(session, request.clientId);
-    }
+    const owners = [
+      ...(request.clientId !== undefined ? [`client:${request.clientId}`] : []),
+      ...(request.clientAddress !== undefined ? [`address:${request.clientAddress}`] : []),
+    ];
+    for (const owner of owners) this.perOwner.set(owner, (this.perOwner.get(owner) ?? 0) + 1);
+    this.ownersOf.set(session, owners);
     this.record(session, 'created');
     if (hasSlot) {
       this.activate(session);
@@ -156,20 +171,26 @@ export class SessionManager {
   }
 
   /**
-   * Deletes every session without ping or frame for `idleTimeoutMs`, and every session older than
-   * `maxSessionDurationMs` (both close with reason "expired"); returns their ids.
+   * Deletes every session without ping or frame for `idleTimeoutMs`, every session older than
+   * `maxSessionDurationMs`, and every active session no socket attached to within `attachGraceMs`
+   * of its activation (all close with reason "expired"); returns their ids.
    */
   sweepIdle(): string[] {
     const now = this.options.clock.now();
     const maxAgeMs = this.options.maxSessionDurationMs ?? 0;
     const isIdle = (session: Session): boolean => now - Math.max(session.lastPingMs, session.lastActivityMs) > this.options.idleTimeoutMs;
     const isTooOld = (session: Session): boolean => maxAgeMs > 0 && now - session.createdAtMs > maxAgeMs;
+    const graceMs = this.options.attachGraceMs ?? 0;
+    const neverAttached = (session: Session): boolean =>
+      graceMs > 0 && session.state === 'active' && !session.hasEverAttached && session.activatedAtMs !== null && now - session.activatedAtMs > graceMs;
     const idle = [...this.sessions.values()].filter(isIdle).map((session) => session.id);
     const tooOld = [...this.sessions.values()].filter((session) => !isIdle(session) && isTooOld(session)).map((session) => session.id);
-    for (const id of [...idle, ...tooOld]) this.delete(id, 'expired');
+    const unattached = [...this.sessions.values()].filter((session) => !isIdle(session) && !isTooOld(session) && neverAttached(session)).map((session) => session.id);
+    for (const id of [...idle, ...tooOld, ...unattached]) this.delete(id, 'expired');
     if (idle.length > 0) this.options.logger?.info({ count: idle.length }, 'idle sessions swept');
     if (tooOld.length > 0) this.options.logger?.info({ count: tooOld.length, maxSessionDurationMs: maxAgeMs }, 'sessions closed at their maximum duration');
-    return [...idle, ...tooOld];
+    if (unattached.length > 0) this.options.logger?.info({ count: unattached.length, attachGraceMs: graceMs }, 'active sessions that never opened a socket released their slots');
+    return [...idle, ...tooOld, ...unattached];
   }
 
   /** The newest session of a user for a pair (evaluation routes). */
@@ -246,12 +267,12 @@ export class SessionManager {
   }
 
   private forgetClient(session: Session): void {
-    const clientId = this.clientOf.get(session);
-    if (clientId === undefined) return;
-    this.clientOf.delete(session);
-    const count = this.perClient.get(clientId) ?? 0;
-    if (count <= 1) this.perClient.delete(clientId);
-    else this.perClient.set(clientId, count - 1);
+    for (const owner of this.ownersOf.get(session) ?? []) {
+      const count = this.perOwner.get(owner) ?? 0;
+      if (count <= 1) this.perOwner.delete(owner);
+      else this.perOwner.set(owner, count - 1);
+    }
+    this.ownersOf.delete(session);
   }
 
   private record(session: Session, event: SessionEvent['event']): void {

@@ -68,6 +68,8 @@ export class Session {
   private lastText = '';
   private deliveredText = '';
   private activationWaiters: ((isActive: boolean) => void)[] = [];
+  private everAttached = false;
+  private activatedAt: number | null = null;
 
   constructor(private readonly init: SessionInit) {
     this.id = init.id;
@@ -104,6 +106,14 @@ export class Session {
   get hasSink(): boolean {
     return this.sink !== null;
   }
+  /** True once any socket attached (reconnects and detaches do not reset it). */
+  get hasEverAttached(): boolean {
+    return this.everAttached;
+  }
+  /** When the session got its slot; null while queued. */
+  get activatedAtMs(): number | null {
+    return this.activatedAt;
+  }
 
   /** Refreshes the keep-alive stamps (ping, frame, latency change…). */
   touch(): void {
@@ -121,6 +131,7 @@ export class Session {
       onDrain: () => this.sink?.resumeInput(),
     });
     this.stateValue = 'active';
+    this.activatedAt = this.init.clock.now();
     const held = this.queuedAudio;
     this.queuedAudio = [];
     this.queuedSamples = 0;
@@ -206,6 +217,7 @@ export class Session {
   attach(sink: SessionSink): void {
     const previous = this.sink;
     this.sink = sink;
+    this.everAttached = true;
     if (previous && previous !== sink) previous.replaced();
   }
 

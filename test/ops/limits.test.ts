@@ -79,7 +79,7 @@ test('a client id may hold at most limits.maxSessionsPerClient open sessions; de
 
 test('sessions are closed at limits.maxSessionDurationMs however active, with the expired close reason', async (t) => {
   const clock = new ManualClock();
-  const config = opsConfig(t, { limits: { maxSessionDurationMs: 60_000 }, sessions: { idleTimeoutMs: 300_000 } });
+  const config = opsConfig(t, { limits: { maxSessionDurationMs: 60_000 }, sessions: { idleTimeoutMs: 300_000, attachGraceMs: 0 } });
   const engine = await createEngine(toEngineOptions(config, process.cwd()));
   t.after(() => engine.close(1_000));
   const app = await buildApp(config, { engine, clock, runTimers: false });
