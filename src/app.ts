@@ -26,6 +26,7 @@ import { parseQueryString } from './protocol/query-string.ts';
 import { clusterRoutes } from './routes/cluster.ts';
 import { debugRoutes } from './routes/debug.ts';
 import { capConnectionsPerAddress, timeOutStalledBodies } from './plugins/connection-limits.ts';
+import { originPolicy, refuseForeignWrites } from './plugins/origin-policy.ts';
 import { evaluationRoutes } from './routes/evaluation.ts';
 import { healthRoutes } from './routes/health.ts';
 import { mediaRoutes } from './routes/media.ts';
@@ -98,10 +99,11 @@ export async function buildApp(config: ServerConfig, deps: AppDeps): Promise<Fas
   });
   if (limits.refuseInitWhenSaturated) installAdmissionGuard(app, ['/init', '/load_model']);
 
-  const allowAnyOrigin = config.cors.origins.includes('*');
+  const origins = originPolicy(config.cors.origins);
+  refuseForeignWrites(app, origins);
   await app.register(cors, {
-    // The original reflected any Origin with credentials allowed; kept by default (README).
-    origin: allowAnyOrigin ? true : [...config.cors.origins],
+    // Same origin by default; "*" reflects any Origin with credentials, as the original did.
+    origin: (origin, callback) => callback(null, origin !== undefined && origins.listed(origin)),
     credentials: config.cors.credentials,
     methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
   });

@@ -77,6 +77,9 @@ async function main(argv: readonly string[]): Promise<number> {
   ensureFolders(config, cwd);
   const { logger, logFile } = createLogger(config, cwd);
   logger.info({ logFile, host: config.server.host, port: config.server.port }, 'starting');
+  if (config.cors.origins.includes('*') && config.admin.token === null) {
+    logger.warn('cors.origins is "*" and no admin.token is set: any web page a user opens can reconfigure this server and drive its routes; set admin.token or list the origins you serve');
+  }
 
   const memoryProbe = new DeviceMemoryProbe({ visibleDevices: config.engine.gpu.visibleDevices ?? [], logger });
   memoryProbe.start(config.engine.devices.some((group) => group.device.startsWith('cuda:')));

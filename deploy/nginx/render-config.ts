@@ -109,7 +109,7 @@ server {
     # Bodies are kept so that a request can be re-sent to the next instance.
     proxy_request_buffering on;
     proxy_http_version 1.1;
-    proxy_set_header Host $host;
+    proxy_set_header Host $http_host;  # with the port: the server compares it with Origin
     proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
     proxy_set_header X-Forwarded-Proto $scheme;
     proxy_set_header Upgrade $http_upgrade;

@@ -45,8 +45,11 @@ export const serverConfigSchema = z.strictObject({
     .prefault({}),
   cors: z
     .strictObject({
-      /** ["*"] reflects any Origin (the original's behaviour); otherwise an allow-list. */
-      origins: z.array(z.string().min(1)).min(1).default(['*']),
+      /**
+       * Web origins (besides the server's own pages) whose pages may call the API and open streams:
+       * [] = same origin only (default); ["*"] = any site, as the original (then set admin.token).
+       */
+      origins: z.array(z.string().min(1)).default([]),
       credentials: z.boolean().default(true),
     })
     .prefault({}),

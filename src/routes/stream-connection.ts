@@ -8,6 +8,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { RawData, WebSocket } from 'ws';
 import type { AppError } from '../errors.ts';
 import { decodeAudioFrame } from '../protocol/audio-frame.ts';
+import { RepeatedEvents } from './repeated-events.ts';
 import { closeCodes, type CloseCode } from '../protocol/close-codes.ts';
 import { encodeWsError, toAppError } from '../protocol/error-reply.ts';
 import { parseClientText, serverFrames } from '../protocol/ws-frames.ts';
@@ -43,13 +44,16 @@ class StreamConnection implements SessionSink {
   /** The EOF being answered, if any, and whether audio arrived since it (a repeated EOF without audio adds nothing). */
   private pendingEof: Promise<void> | null = null;
   private audioSinceEof = false;
+  private readonly events: RepeatedEvents;
 
   constructor(
     private readonly socket: WebSocket,
     private readonly session: Session,
     private readonly sessions: SessionManager,
     private readonly options: StreamConnectionOptions,
-  ) {}
+  ) {
+    this.events = new RepeatedEvents(options.log, { sessionId: session.id });
+  }
 
   /** Sends the opening status frame and any translation produced while disconnected. */
   open(): void {
@@ -77,6 +81,7 @@ class StreamConnection implements SessionSink {
     this.session.detach(this);
     this.outbox.length = 0;
     this.options.log.debug({ sessionId: this.session.id, code }, 'stream socket closed');
+    this.events.summarize();
   }
 
   // --- SessionSink -------------------------------------------------------------------------
@@ -128,7 +133,7 @@ class StreamConnection implements SessionSink {
     this.audioSinceEof = true;
     const frame = decodeAudioFrame(bytes, this.options.maxFrameSamples);
     if (frame.sanitizedCount > 0) {
-      this.options.log.debug({ sessionId: this.session.id, sanitized: frame.sanitizedCount }, 'non-finite or out-of-range samples sanitised');
+      this.events.note('debug', 'samplesSanitised', { sanitized: frame.sanitizedCount }, 'non-finite or out-of-range samples sanitised');
     }
     if (!this.session.pushAudio(frame.samples)) this.pause();
   }
@@ -167,9 +172,11 @@ class StreamConnection implements SessionSink {
   private fail(error: unknown): void {
     const appError = toAppError(error);
     if (appError.status >= 500 && appError.code !== 'overloaded') {
-      this.options.log.error({ err: error, sessionId: this.session.id }, 'stream frame failed');
+      // A server fault: logged with its stack, once per kind per connection.
+      this.events.note('error', `failed:${appError.code}`, { err: error }, 'stream frame failed');
     } else {
-      this.options.log.debug({ code: appError.code, sessionId: this.session.id }, 'stream frame rejected');
+      // The client's mistake, answered with an ERROR frame: not a server error.
+      this.events.note('debug', `rejected:${appError.code}`, { code: appError.code }, 'stream frame rejected');
     }
     this.send(encodeWsError(appError));
   }
@@ -187,7 +194,7 @@ class StreamConnection implements SessionSink {
   private enqueue(text: string, isTranslation: boolean): void {
     if (this.socket.readyState !== this.socket.OPEN || this.pendingClose) return;
     if (this.outbox.length >= maxOutboxFrames) {
-      this.options.log.warn({ sessionId: this.session.id }, 'client too slow; status frame dropped');
+      this.events.note('warn', 'statusFrameDropped', {}, 'client too slow; status frame dropped');
       return;
     }
     this.outbox.push({ text, isTranslation });

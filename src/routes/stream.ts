@@ -1,17 +1,17 @@
 /** WS /wss/{session_id} (spec §2): the route only checks the Origin and hands the socket to the stream adapter. */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { originPolicy } from '../plugins/origin-policy.ts';
 import { closeCodes } from '../protocol/close-codes.ts';
 import { sessionIdPath } from '../protocol/session-schemas.ts';
 import { refuseSocket, serveStreamSocket } from './stream-connection.ts';
 
 export const streamRoutes: FastifyPluginAsyncZod = async (app) => {
-  const origins = app.appConfig.cors.origins;
-  // With an allow-list configured, cross-site pages may not open streams either (W14); "*" keeps
-  // the original's open behaviour. Clients that send no Origin (scripts) are not browsers.
-  const isOriginAllowed = (origin: string | undefined): boolean => origins.includes('*') || origin === undefined || origins.includes(origin);
+  // Cross-site pages may not open streams (W14) unless cors.origins lets them; clients that send no
+  // Origin (scripts) are not browsers.
+  const origins = originPolicy(app.appConfig.cors.origins);
 
   app.get('/wss/:session_id', { websocket: true, schema: { params: sessionIdPath } }, (socket, request) => {
-    if (!isOriginAllowed(request.headers.origin)) {
+    if (!origins.allows(request.headers.origin, request.headers.host)) {
       refuseSocket(socket, closeCodes.originNotAllowed);
       return;
     }

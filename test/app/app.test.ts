@@ -15,8 +15,8 @@ test('unknown routes answer 404 JSON', async (t) => {
   assert.equal(response.json<{ detail: string }>().detail, 'Not Found');
 });
 
-test('CORS reflects the Origin with credentials, as the original did', async (t) => {
-  const { app } = await buildTestApp(t);
+test('with cors.origins ["*"], CORS reflects the Origin with credentials, as the original did', async (t) => {
+  const { app } = await buildTestApp(t, { config: { cors: { origins: ['*'] } } });
   const response = await app.inject({ method: 'GET', url: '/health', headers: { origin: 'https://example.org' } });
   assert.equal(response.headers['access-control-allow-origin'], 'https://example.org');
   assert.equal(response.headers['access-control-allow-credentials'], 'true');
@@ -35,6 +35,24 @@ test('CORS can be limited to an allow-list', async (t) => {
   assert.equal(denied.headers['access-control-allow-origin'], undefined);
   const allowed = await app.inject({ method: 'GET', url: '/health', headers: { origin: 'https://ok.example' } });
   assert.equal(allowed.headers['access-control-allow-origin'], 'https://ok.example');
+});
+
+test('by default only the server\'s own pages and Origin-less clients may drive it: other sites get 403 and no CORS headers', async (t) => {
+  const { app } = await buildTestApp(t);
+  const init = '/init?agent_type=InfiniSST&language_pair=English+-%3E+Chinese';
+  const foreign = await app.inject({ method: 'POST', url: init, headers: { origin: 'https://evil.example', host: 'translate.local:8000' } });
+  assert.equal(foreign.statusCode, 403);
+  assert.equal(foreign.json<{ code: string }>().code, 'originNotAllowed');
+  assert.equal(foreign.headers['access-control-allow-origin'], undefined);
+  const configure = await app.inject({ method: 'POST', url: '/ray/configure?max_batch_size=1', headers: { origin: 'null', host: 'translate.local:8000' } });
+  assert.equal(configure.statusCode, 403, 'a sandboxed or file:// page cannot reconfigure the server');
+  const read = await app.inject({ method: 'GET', url: '/health', headers: { origin: 'https://evil.example' } });
+  assert.equal(read.statusCode, 200);
+  assert.equal(read.headers['access-control-allow-origin'], undefined, 'the browser hides the answer from the other site');
+  const own = await app.inject({ method: 'POST', url: init, headers: { origin: 'http://translate.local:8000', host: 'translate.local:8000' } });
+  assert.ok(own.json<{ session_id?: string }>().session_id, 'the server\'s own page');
+  const script = await app.inject({ method: 'POST', url: init });
+  assert.ok(script.json<{ session_id?: string }>().session_id, 'a script sends no Origin');
 });
 
 test('an empty JSON body counts as absent; invalid JSON is 400 with a clear message', async (t) => {

@@ -192,7 +192,12 @@ test("one session's bad frames and worker crash do not disturb another session",
   assert.equal(calm.frames.closeCode, null);
 });
 
-test('with a CORS allow-list, sockets from other origins are closed with 1008', async (t) => {
+test('sockets from other sites are closed with 1008: by default, and with an allow-list unless listed', async (t) => {
+  const byDefault = (await buildTestApp(t)).app;
+  let foreign: FrameCollector | undefined;
+  await byDefault.injectWS(`/wss/${pathId(await createSession(byDefault))}`, { headers: { origin: 'https://evil.example' } }, { onInit: (ws) => (foreign = new FrameCollector(ws)) });
+  assert.deepEqual(await foreign?.waitForClose(), { code: 1008, reason: 'Origin not allowed' });
+
   const { app } = await buildTestApp(t, { config: { cors: { origins: ['https://ok.example'] } } });
   const id = await createSession(app);
   let frames: FrameCollector | undefined;
