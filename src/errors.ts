@@ -19,6 +19,7 @@ export const errorCatalogue = {
   forbiddenPath: { status: 400, message: 'Path not allowed' },
   notFound: { status: 404, message: 'Not found' },
   unauthorized: { status: 401, message: 'Admin token required' },
+  exportQuotaExceeded: { status: 507, message: 'The export folder is full' },
   originNotAllowed: { status: 403, message: 'Requests from this web origin are not allowed (see cors.origins)' },
   internal: { status: 500, message: 'Internal server error' },
   downloadFailed: { status: 502, message: 'Download failed' },

@@ -25,7 +25,7 @@ export const settingsTable: readonly SettingSpec[] = [
   { flag: 'request-timeout-ms', path: ['server', 'requestTimeoutMs'], kind: 'int', description: 'time allowed to receive a whole HTTP request (default 30000)' },
   { flag: 'max-connections-per-address', path: ['server', 'maxConnectionsPerAddress'], kind: 'int', description: 'open connections one client address may hold (default 256; 0 = no cap)' },
   { flag: 'shutdown-grace-ms', path: ['server', 'shutdownGraceMs'], kind: 'number', description: 'time allowed to drain in-flight work on shutdown' },
-  { flag: 'cors-origins', path: ['cors', 'origins'], kind: 'list', description: 'comma-separated allowed origins ("*" reflects any origin)' },
+  { flag: 'cors-origins', path: ['cors', 'origins'], kind: 'list', description: 'comma-separated web origins allowed besides the server\'s own pages ("*" = any site)' },
   { flag: 'admin-token', path: ['admin', 'token'], kind: 'string', description: 'token required by the reconfiguration routes (unset = open)' },
   { flag: 'static-dirs', path: ['paths', 'staticDirs'], kind: 'list', description: 'comma-separated candidate folders for the web client' },
   { flag: 'logs-dir', path: ['paths', 'logsDir'], kind: 'string', description: 'folder for log files' },

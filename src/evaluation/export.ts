@@ -6,7 +6,7 @@
  * File and sub-folder names are sanitised to [A-Za-z0-9._-]. The folder is created if missing.
  */
 import { constants } from 'node:fs';
-import { lstat, mkdir, open, realpath } from 'node:fs/promises';
+import { lstat, mkdir, open, readdir, realpath } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { AppError } from '../errors.ts';
 
@@ -55,6 +55,7 @@ export async function writeJsonLines(
   const components = confinedComponents(folder, requested, defaultName);
   await mkdir(folder, { recursive: true });
   const root = await realpath(folder);
+  await checkExportQuota(root);
   let directory = root;
   for (const part of components.slice(0, -1)) {
     directory = join(directory, part);
@@ -93,4 +94,28 @@ async function ensurePlainDirectory(path: string): Promise<void> {
 
 function isErrno(error: unknown, code: string): boolean {
   return typeof error === 'object' && error !== null && 'code' in error && (error as { code: unknown }).code === code;
+}
+
+/** Files and bytes the export folder may hold: exports are written on a client's request. */
+export const EXPORT_QUOTA = { files: 1_000, bytes: 256 * 1024 * 1024 };
+
+/** Throws AppError('exportQuotaExceeded') when the folder already holds its quota of files or bytes. */
+async function checkExportQuota(root: string): Promise<void> {
+  let files = 0;
+  let bytes = 0;
+  const walk = async (directory: string): Promise<void> => {
+    for (const entry of await readdir(directory, { withFileTypes: true })) {
+      if (files >= EXPORT_QUOTA.files || bytes >= EXPORT_QUOTA.bytes) return;
+      const path = join(directory, entry.name);
+      if (entry.isDirectory()) await walk(path);
+      else if (entry.isFile()) {
+        files++;
+        bytes += (await lstat(path)).size;
+      }
+    }
+  };
+  await walk(root);
+  if (files >= EXPORT_QUOTA.files || bytes >= EXPORT_QUOTA.bytes) {
+    throw new AppError('exportQuotaExceeded', `the export folder holds its quota (${EXPORT_QUOTA.files} files or ${EXPORT_QUOTA.bytes / 1024 / 1024} MiB); the operator must move old exports away`);
+  }
 }

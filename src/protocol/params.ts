@@ -67,12 +67,17 @@ export const optionalText = z
   .transform((value) => (value === undefined || value.trim() === '' ? undefined : value.trim()));
 
 /**
- * A client id becomes part of the session id and hence of URL paths: no "/", "\\", "?", "#", "%"
- * or control characters, so that `/wss/{session_id}` always routes.
+ * Text that becomes the first part of a session id (client_id, else agent_type), and so of URL
+ * paths, file names and log lines: no "/", "\\", "?", "#", "%", no control or invisible format
+ * characters (bidi overrides would make an id read differently than it is), at most 128 characters.
  */
-export const clientIdParam = optionalText.refine((value) => value === undefined || (/^[^/\\?#%\p{Cc}]+$/u.test(value) && value.length <= 128), {
-  message: 'client_id may not contain / \\ ? # % or control characters and must be at most 128 characters',
-});
+const ID_PART = /^[^/\\?#%\p{Cc}\p{Cf}]{1,128}$/u;
+const ID_PART_RULE = 'may not contain / \\ ? # %, control or invisible formatting characters, and must be at most 128 characters';
+
+export const clientIdParam = optionalText.refine((value) => value === undefined || ID_PART.test(value), { message: `client_id ${ID_PART_RULE}` });
+
+/** `/init`'s agent_type: required, and held to the same rule as client_id. */
+export const agentTypeParam = requiredText.refine((value) => ID_PART.test(value), { message: `agent_type ${ID_PART_RULE}` });
 
 /** Session ids: as created by /init, but any text is accepted for lookup (unknown ids are answered, not rejected). */
 export const sessionIdParam = z.string().min(1, 'must not be empty').max(1000, 'too long');

@@ -4,7 +4,7 @@
  * merge happens before validation, so these schemas see one flat object.
  */
 import { z } from 'zod';
-import { boolParam, clientIdParam, intParam, lenientBoolParam, optionalText, requiredText, sessionIdParam } from './params.ts';
+import { agentTypeParam, boolParam, clientIdParam, intParam, lenientBoolParam, optionalText, requiredText, sessionIdParam } from './params.ts';
 
 /** The common application-error body: `success:false` plus a message (and a stable code). */
 export const errorReply = z.looseObject({
@@ -14,7 +14,7 @@ export const errorReply = z.looseObject({
 });
 
 export const initQuery = z.object({
-  agent_type: requiredText,
+  agent_type: agentTypeParam,
   language_pair: requiredText,
   latency_multiplier: intParam.optional(),
   client_id: clientIdParam,

@@ -2,6 +2,8 @@
  * Evaluation routes (spec §1.3.15–§1.3.17, §4.7) with api.py's intended shapes, working (W6):
  * enable tracking on a live session, read its delay statistics, export its segment logs.
  */
+import { realpath } from 'node:fs/promises';
+import { relative } from 'node:path';
 import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -84,7 +86,8 @@ export const evaluationRoutes: FastifyPluginAsyncZod = async (app) => {
     const segments = session.delays?.segmentLogs() ?? [];
     if (segments.length === 0) return { success: false as const, error: 'No delay data to export' };
     const path = await writeJsonLines(exportDir, filepath, defaultName, segments);
-    return { success: true as const, filepath: path, segments: segments.length };
+    // Relative to the export folder: the server's own directory layout is none of the client's business.
+    return { success: true as const, filepath: relative(await realpath(exportDir), path), segments: segments.length };
   }
 
   app.post('/export_session_delays', {

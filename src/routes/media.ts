@@ -6,6 +6,7 @@
  * `{"detail": ...}`. The app is expected to have registered the shared body parsers
  * (plugins/request-params.ts `registerBodyParsers`), so an empty JSON body counts as absent.
  */
+import { Readable } from 'node:stream';
 import { stat } from 'node:fs/promises';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
@@ -176,9 +177,12 @@ async function sendLease(request: FastifyRequest, reply: FastifyReply, lease: Ca
 
 function sendFileResponse(request: FastifyRequest, reply: FastifyReply, response: FileResponse): FastifyReply {
   reply.code(response.status).headers(response.headers);
-  if (request.method === 'HEAD' || !response.body) {
+  if (request.method === 'HEAD') {
     response.body?.destroy();
-    return reply.send();
+    // An empty stream, not undefined: Fastify's HEAD handling then keeps our Content-Length
+    // (the file's size) instead of writing 0.
+    return reply.send(Readable.from([]));
   }
+  if (!response.body) return reply.send();
   return reply.send(response.body);
 }

@@ -4,7 +4,7 @@ import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isAppError } from '../../src/errors.ts';
-import { defaultDelaysFileName, sanitizeFileName, writeJsonLines } from '../../src/evaluation/export.ts';
+import { defaultDelaysFileName, EXPORT_QUOTA, sanitizeFileName, writeJsonLines } from '../../src/evaluation/export.ts';
 
 async function sandbox(t: { after: (fn: () => Promise<void>) => void }): Promise<{ root: string; folder: string; outside: string }> {
   const root = await mkdtemp(join(tmpdir(), 'export-test-'));
@@ -53,4 +53,11 @@ test('file names are sanitised and the default name follows the original pattern
   assert.throws(() => sanitizeFileName(''), forbidden);
   assert.equal(defaultDelaysFileName('client_k3j9_English -> Chinese_1751481504123'), 'session_client_k3j9_English_To_Chinese_1751481504123_delays.log');
   assert.equal(defaultDelaysFileName('x/../../etc'), 'session_x_.._.._etc_delays.log');
+});
+
+test('the export folder has a quota: past it, writes are refused with exportQuotaExceeded', async (t) => {
+  const { folder } = await sandbox(t);
+  await mkdir(folder, { recursive: true });
+  await Promise.all(Array.from({ length: EXPORT_QUOTA.files }, (_, i) => writeFile(join(folder, `old_${i}.log`), 'x')));
+  await assert.rejects(writeJsonLines(folder, 'one-more.log', 'd.log', [{ a: 1 }]), (e: unknown) => isAppError(e) && e.code === 'exportQuotaExceeded');
 });

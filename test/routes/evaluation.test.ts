@@ -105,13 +105,13 @@ test('/export_session_delays writes JSON Lines inside the export folder only', a
 
   const byDefault = await app.inject({ method: 'POST', url: `/export_session_delays?${new URLSearchParams({ session_id: id })}` });
   const defaultPath = byDefault.json<{ success: boolean; filepath: string }>().filepath;
-  assert.ok(defaultPath.startsWith(config.paths.exportDir));
-  assert.match(defaultPath, /session_client_abc123_English_To_Chinese_\d+_[0-9a-z]{12}_delays\.log$/);
-  const lines = readFileSync(defaultPath, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { tgt: string });
+  assert.ok(!defaultPath.startsWith('/') && !defaultPath.includes(config.paths.exportDir), 'the reply names the file inside the export folder, not the server\'s folders');
+  assert.match(defaultPath, /^session_client_abc123_English_To_Chinese_\d+_[0-9a-z]{12}_delays\.log$/);
+  const lines = readFileSync(join(config.paths.exportDir, defaultPath), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { tgt: string });
   assert.deepEqual(lines.map((line) => line.tgt), reference.map((chunk) => chunk.newText).filter((text) => text !== ''), 'one line per chunk that added text');
 
   const named = await app.inject({ method: 'POST', url: '/export_session_delays', payload: { session_id: id, filepath: 'runs/a.jsonl' } });
-  assert.equal(named.json<{ filepath: string }>().filepath, join(config.paths.exportDir, 'runs', 'a.jsonl'));
+  assert.equal(named.json<{ filepath: string }>().filepath, join('runs', 'a.jsonl'));
 
   for (const filepath of ['../escape.log', '/tmp/escape.log', 'runs/../../escape.log']) {
     const refused = await app.inject({ method: 'POST', url: '/export_session_delays', payload: { session_id: id, filepath } });

@@ -154,6 +154,8 @@ test('GET /test_video serves files from the folder, with byte ranges for seeking
   const head = await app.inject({ method: 'HEAD', url: '/test_video/0000AAAA.mp4' });
   assert.equal(head.statusCode, 200);
   assert.equal(head.rawPayload.length, 0);
+  assert.equal(head.headers['content-length'], full.headers['content-length'], 'HEAD tells the size of the file');
+  assert.ok(Number(head.headers['content-length']) > 0);
 
   const wav = await app.inject({ method: 'GET', url: '/test_video/2022.acl-long.110.wav' });
   assert.equal(wav.headers['content-type'], 'audio/wav');

@@ -232,3 +232,17 @@ test('sessions beyond capacity are queued FIFO with positions and promoted when 
   const moved = await app.inject({ method: 'GET', url: `/queue_status/${pathId(third.session_id ?? '')}` });
   assert.equal(moved.json<{ queue_position: number }>().queue_position, 1);
 });
+
+test('POST /init refuses agent_type and client_id values that would corrupt session ids, URLs or logs', async (t) => {
+  const { app } = await buildTestApp(t);
+  const hostile = ['a\u0000b', 'line\r\nInjected: header', '../../etc', 'evil\u202eexe.txt', 'x'.repeat(129), 'a/b', '100%'];
+  for (const value of hostile) {
+    for (const name of ['agent_type', 'client_id']) {
+      const query = new URLSearchParams({ agent_type: 'InfiniSST', language_pair: 'English -> Chinese', [name]: value });
+      const response = await app.inject({ method: 'POST', url: `/init?${query}` });
+      assert.equal(response.json<InitBody>().session_id, undefined, `${name}=${JSON.stringify(value)} created a session`);
+      assert.ok(response.statusCode >= 400 && response.statusCode < 500, `${name}=${JSON.stringify(value)}: ${response.statusCode}`);
+    }
+  }
+  assert.ok((await createSession(app, { agent_type: 'Custom Agent v2' })).startsWith('client_'), 'ordinary values still work');
+});
