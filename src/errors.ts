@@ -7,6 +7,7 @@ export const errorCatalogue = {
   invalidSession: { status: 200, message: 'Invalid session ID' },
   sessionNotFound: { status: 200, message: 'Session not found' },
   badRequest: { status: 400, message: 'Bad request' },
+  unsupportedMediaType: { status: 415, message: 'Unsupported Content-Type' },
   unsupportedLanguagePair: { status: 400, message: 'Unsupported language pair' },
   badAudioFrame: { status: 400, message: 'Malformed audio frame' },
   frameTooLarge: { status: 413, message: 'Audio frame too large' },

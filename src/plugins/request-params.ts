@@ -30,6 +30,33 @@ export function registerBodyParsers(app: FastifyInstance): void {
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {
     done(null, parseQueryString(typeof body === 'string' ? body : body.toString('utf8')));
   });
+  // Any other type: an empty body means "no body" (aiohttp's `session.post(url)` sends
+  // `application/octet-stream` with Content-Length 0, as the original's client scripts do); a
+  // non-empty one is refused before it is read.
+  app.addContentTypeParser('*', (request, payload, done) => {
+    const refuse = (): void =>
+      done(new AppError('unsupportedMediaType', `Content-Type ${request.headers['content-type'] ?? '(none)'} is not accepted: send parameters in the query string, or a body of ${ACCEPTED_BODY_TYPES.join(', ')}`), undefined);
+    const declared = request.headers['content-length'];
+    if (declared !== undefined) {
+      if (Number(declared) === 0) done(null, undefined);
+      else refuse();
+      return;
+    }
+    // Chunked: read only until the first byte shows it is not empty.
+    let isSettled = false;
+    const settle = (isEmpty: boolean): void => {
+      if (isSettled) return;
+      isSettled = true;
+      if (isEmpty) done(null, undefined);
+      else refuse();
+    };
+    payload.on('data', (chunk: Buffer) => {
+      if (chunk.length === 0) return;
+      payload.destroy();
+      settle(false);
+    });
+    payload.once('end', () => settle(true));
+  });
   // Kept raw here and parsed only by a route that reads form fields (mergeBodyParams); the only
   // multipart client is a sendBeacon FormData carrying a session id, hence the small limit.
   app.addContentTypeParser('multipart/form-data', { parseAs: 'buffer', bodyLimit: MULTIPART_BODY_LIMIT }, (request, body, done) => {
@@ -37,6 +64,9 @@ export function registerBodyParsers(app: FastifyInstance): void {
     done(null, new MultipartBody(buffer, request.headers['content-type'] ?? ''));
   });
 }
+
+/** Body types a route may read. */
+const ACCEPTED_BODY_TYPES = ['application/json', 'application/x-www-form-urlencoded', 'multipart/form-data'];
 
 /** Largest multipart body accepted (text fields only). */
 export const MULTIPART_BODY_LIMIT = 64 * 1024;
