@@ -8,28 +8,13 @@
 import assert from 'node:assert/strict';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { test } from 'node:test';
-import type { FastifyInstance } from 'fastify';
-import { createSession, speechSamples, startServer, StreamClient } from './support/ops-harness.ts';
+import { createSession, routesOf, speechSamples, startServer, StreamClient } from './support/ops-harness.ts';
 
 const BODY_BYTES = 1_000_000;
 /** A generous bound for a loaded machine; the quadratic parsers needed 45 s and 7.4 s. */
 const ANSWER_WITHIN_MS = 5_000;
 const NUMERIC_PARAMETERS = ['latency_multiplier', 'max_batch_size', 'batch_timeout_ms', 'wait_threshold_ms', 'min_batch_size'];
 
-/** Every POST route of the app, read from Fastify's own route tree. */
-function postRoutes(app: FastifyInstance): string[] {
-  const paths: string[] = [];
-  const stack: string[] = [];
-  for (const line of app.printRoutes({ method: 'POST', commonPrefix: false }).split('\n')) {
-    const match = /^([│ ]*)[├└]── (\S+) \(POST\)$/.exec(line.trimEnd());
-    if (!match) continue;
-    const depth = (match[1] ?? '').length / 4;
-    stack.length = depth;
-    stack.push(match[2] ?? '');
-    paths.push(stack.join(''));
-  }
-  return paths;
-}
 
 function multipartBomb(): { body: string; contentType: string } {
   const boundary = 'b0undary';
@@ -51,7 +36,7 @@ async function timedPost(url: string, body: string, contentType: string): Promis
 
 test('a 1 MiB adversarial body to any POST route is answered quickly and a live stream keeps getting text', async (t) => {
   const server = await startServer(t);
-  const routes = postRoutes(server.app);
+  const routes = routesOf(server.app, 'POST');
   assert.ok(routes.includes('/init') && routes.includes('/delete_session') && routes.includes('/ray/configure'), `routes found: ${routes.join(', ')}`);
 
   const speech = await speechSamples();

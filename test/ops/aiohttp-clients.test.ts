@@ -9,25 +9,11 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
-import type { FastifyInstance } from 'fastify';
-import { createSession, startServer } from './support/ops-harness.ts';
+import { createSession, routesOf, startServer } from './support/ops-harness.ts';
 
 const run = promisify(execFile);
 const PYTHON = process.env.INFINISST_PYTHON ?? '/usr/bin/python3';
 
-/** Every POST route of the app, from Fastify's own route tree. */
-function postRoutes(app: FastifyInstance): string[] {
-  const paths: string[] = [];
-  const stack: string[] = [];
-  for (const line of app.printRoutes({ method: 'POST', commonPrefix: false }).split('\n')) {
-    const match = /^([│ ]*)[├└]── (\S+) \(POST\)$/.exec(line.trimEnd());
-    if (!match) continue;
-    stack.length = (match[1] ?? '').length / 4;
-    stack.push(match[2] ?? '');
-    paths.push(stack.join(''));
-  }
-  return paths;
-}
 
 const CLIENT = `
 import asyncio, json, sys
@@ -67,7 +53,7 @@ test('aiohttp session.post(url) with no body reaches every POST route; a foreign
     '/configure_dynamic_schedule': { enabled: 'true' },
     '/download_youtube': { url: 'not a youtube link' },
   };
-  const routes = postRoutes(server.app);
+  const routes = routesOf(server.app, 'POST');
   const requests = routes.map((path) => [path, params[path] ?? {}, null]);
   requests.push(['/ping', { session_id: id }, 'binary body']);
   const { stdout } = await run(PYTHON, ['-c', CLIENT, server.baseUrl, JSON.stringify(requests)], { timeout: 60_000 });

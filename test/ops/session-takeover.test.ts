@@ -11,23 +11,14 @@ import pino from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { loggerOptions } from '../../src/logging.ts';
 import { serverConfigSchema } from '../../src/config/schema.ts';
-import { createSession, post, speechSamples, startServer, StreamClient } from './support/ops-harness.ts';
+import { createSession, post, routesOf, speechSamples, startServer, StreamClient } from './support/ops-harness.ts';
 
 const PAIR = 'English -> German';
 const CLIENT_ID = 'victim_laptop_42';
 
-/** Every GET route of the app (parameters filled with `fill`), from Fastify's own route tree. */
+/** Every GET route, parameters filled with `fill`, the static wildcard with index.html. */
 function getRoutes(app: FastifyInstance, fill: string): string[] {
-  const paths: string[] = [];
-  const stack: string[] = [];
-  for (const line of app.printRoutes({ method: 'GET', commonPrefix: false }).split('\n')) {
-    const match = /^([│ ]*)[├└]── (\S+) \(GET(?:, HEAD)?\)$/.exec(line.trimEnd());
-    if (!match) continue;
-    stack.length = (match[1] ?? '').length / 4;
-    stack.push(match[2] ?? '');
-    paths.push(stack.join('').replace(/\*$/, 'index.html').replace(/:[a-z_]+/g, encodeURIComponent(fill)));
-  }
-  return paths;
+  return routesOf(app, 'GET').map((path) => path.replace(/\*$/, 'index.html').replace(/:[a-z_]+/g, encodeURIComponent(fill)));
 }
 
 test('an anonymous client cannot learn or use another user\'s session id, and logs carry none', async (t) => {

@@ -210,3 +210,18 @@ export async function until(condition: () => boolean, intervalMs = 10): Promise<
   while (!condition()) await new Promise((resolve) => setTimeout(resolve, intervalMs));
   return performance.now() - startedAt;
 }
+
+/** Every route of `method` (parameters left as `:name`, wildcards as `*`), read from Fastify's own route tree. */
+export function routesOf(app: FastifyInstance, method: 'GET' | 'POST'): string[] {
+  const paths: string[] = [];
+  const stack: string[] = [];
+  const line = new RegExp(`^([│ ]*)[├└]── (\\S+) \\(${method}(?:, HEAD)?\\)$`);
+  for (const text of app.printRoutes({ method, commonPrefix: false }).split('\n')) {
+    const match = line.exec(text.trimEnd());
+    if (!match) continue;
+    stack.length = (match[1] ?? '').length / 4;
+    stack.push(match[2] ?? '');
+    paths.push(stack.join(''));
+  }
+  return paths;
+}
