@@ -27,6 +27,7 @@ import { clusterRoutes } from './routes/cluster.ts';
 import { debugRoutes } from './routes/debug.ts';
 import { capConnectionsPerAddress, timeOutStalledBodies } from './plugins/connection-limits.ts';
 import { originPolicy, refuseForeignWrites } from './plugins/origin-policy.ts';
+import { logRequestsOnce } from './plugins/request-log.ts';
 import { evaluationRoutes } from './routes/evaluation.ts';
 import { healthRoutes } from './routes/health.ts';
 import { mediaRoutes } from './routes/media.ts';
@@ -71,11 +72,12 @@ export async function buildApp(config: ServerConfig, deps: AppDeps): Promise<Fas
     trustProxy: config.server.trustProxy,
     // Session ids contain spaces and ">": long, percent-encoded path parameters.
     routerOptions: { querystringParser: parseQueryString, maxParamLength: 2000 },
-    // Pings arrive every 5 s per open page; logging each would drown everything else.
-    logController: new LogController({ disableRequestLogging: (request) => request.url.startsWith('/ping') }),
+    // Replaced by one line per request, polls at debug level (plugins/request-log.ts).
+    logController: new LogController({ disableRequestLogging: true }),
   });
   capConnectionsPerAddress(app.server, config.server.maxConnectionsPerAddress, deps.logger);
   timeOutStalledBodies(app, config.server.requestTimeoutMs);
+  logRequestsOnce(app);
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   installErrorHandlers(app, { retryAfterSeconds: config.limits.retryAfterSeconds });
