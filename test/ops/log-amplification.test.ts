@@ -4,17 +4,11 @@
  * counted afterwards, and none of its mistakes at error level.
  */
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { test } from 'node:test';
-import pino from 'pino';
-import { serverConfigSchema } from '../../src/config/schema.ts';
-import { loggerOptions } from '../../src/logging.ts';
-import { createSession, startServer, StreamClient, until } from './support/ops-harness.ts';
+import { capturingLogger, createSession, startServer, StreamClient, until } from './support/ops-harness.ts';
 
 test('repeated frames from one connection are counted, not logged one by one; client mistakes are not errors', async (t) => {
-  const lines: string[] = [];
-  const sink = new Writable({ write(chunk: Buffer, _encoding, done) { lines.push(...chunk.toString().split('\n').filter(Boolean)); done(); } });
-  const logger = pino(loggerOptions(serverConfigSchema.parse({ logging: { level: 'debug' } })), sink);
+  const { logger, lines } = capturingLogger('debug');
   const server = await startServer(t, { logger });
   const id = await createSession(server.baseUrl);
   const client = await StreamClient.open(t, server.baseUrl, id);

@@ -3,17 +3,11 @@
  * and monitor makes (health, queue status, pings, metrics) are not logged at info level at all.
  */
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { test } from 'node:test';
-import pino from 'pino';
-import { serverConfigSchema } from '../../src/config/schema.ts';
-import { loggerOptions } from '../../src/logging.ts';
-import { createSession, post, startServer } from './support/ops-harness.ts';
+import { capturingLogger, createSession, post, startServer } from './support/ops-harness.ts';
 
 test('polls write no info-level lines; any other request writes exactly one', async (t) => {
-  const lines: string[] = [];
-  const sink = new Writable({ write(chunk: Buffer, _encoding, done) { lines.push(...chunk.toString().split('\n').filter(Boolean)); done(); } });
-  const logger = pino(loggerOptions(serverConfigSchema.parse({ logging: { level: 'info' } })), sink);
+  const { logger, lines } = capturingLogger('info');
   const server = await startServer(t, { logger });
   const id = await createSession(server.baseUrl);
   const before = lines.length;

@@ -5,13 +5,9 @@
  * the masked id it may see opens nothing. The server's log, all of it, carries no full session id.
  */
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { test } from 'node:test';
-import pino from 'pino';
 import type { FastifyInstance } from 'fastify';
-import { loggerOptions } from '../../src/logging.ts';
-import { serverConfigSchema } from '../../src/config/schema.ts';
-import { createSession, post, routesOf, speechSamples, startServer, StreamClient } from './support/ops-harness.ts';
+import { capturingLogger, createSession, post, routesOf, speechSamples, startServer, StreamClient } from './support/ops-harness.ts';
 
 const PAIR = 'English -> German';
 const CLIENT_ID = 'victim_laptop_42';
@@ -22,9 +18,7 @@ function getRoutes(app: FastifyInstance, fill: string): string[] {
 }
 
 test('an anonymous client cannot learn or use another user\'s session id, and logs carry none', async (t) => {
-  const lines: string[] = [];
-  const sink = new Writable({ write(chunk: Buffer, _encoding, done) { lines.push(chunk.toString()); done(); } });
-  const logger = pino(loggerOptions(serverConfigSchema.parse({ logging: { level: 'debug' } })), sink);
+  const { logger, lines } = capturingLogger('debug');
   const server = await startServer(t, { logger });
   const { baseUrl, app } = server;
 

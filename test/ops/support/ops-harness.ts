@@ -10,12 +10,14 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { TestContext } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import type { Logger } from 'pino';
+import { Writable } from 'node:stream';
+import pino, { type Logger } from 'pino';
 import WebSocket from 'ws';
 import { buildApp } from '../../../src/app.ts';
 import { serverConfigSchema, type ServerConfig } from '../../../src/config/schema.ts';
 import { toEngineOptions } from '../../../src/config/engine-options.ts';
 import { decodeWav } from '../../../src/evaluation/wav.ts';
+import { loggerOptions } from '../../../src/logging.ts';
 import { createEngine, type Engine, type PlacementOptions } from '../../../src/inference/engine.ts';
 import type { EngineOptions } from '../../../src/inference/engine-options.ts';
 
@@ -224,4 +226,16 @@ export function routesOf(app: FastifyInstance, method: 'GET' | 'POST'): string[]
     paths.push(stack.join(''));
   }
   return paths;
+}
+
+/** A logger configured as the server's own (masking, redaction) that keeps every line it writes. */
+export function capturingLogger(level: 'debug' | 'info'): { logger: Logger; lines: string[] } {
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      lines.push(...chunk.toString().split('\n').filter(Boolean));
+      done();
+    },
+  });
+  return { logger: pino(loggerOptions(serverConfigSchema.parse({ logging: { level } })), sink), lines };
 }
