@@ -138,7 +138,11 @@ export class DynamicBatcher<I, R> {
 
   /** Per-lane statistics. */
   stats(): Record<string, PhaseStats> {
-    return Object.fromEntries(this.#lanes.map((lane) => [lane.name, lane.counters.snapshot(lane.queue.length)]));
+    const now = this.#clock.now();
+    return Object.fromEntries(this.#lanes.map((lane) => {
+      const oldest = lane.queue[0];
+      return [lane.name, lane.counters.snapshot(lane.queue.length, oldest ? now - oldest.enqueuedAt : null)];
+    }));
   }
 
   get runningBatches(): number {

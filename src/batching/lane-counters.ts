@@ -27,10 +27,12 @@ export class LaneCounters {
     this.#computedBatches++;
   }
 
-  snapshot(queueDepth: number): PhaseStats {
+  /** `oldestWaitMs`: how long the lane's oldest queued item has waited (null when empty). */
+  snapshot(queueDepth: number, oldestWaitMs: number | null = null): PhaseStats {
     const histogram = [...this.#histogram.entries()].sort(([a], [b]) => a - b);
     return {
       queueDepth,
+      oldestWaitMs,
       batches: this.batches,
       items: this.items,
       batchSizeHistogram: Object.fromEntries(histogram.map(([size, count]) => [String(size), count])),

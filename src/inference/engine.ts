@@ -309,7 +309,7 @@ export class Engine implements TranslationEngine {
     for (const group of this.groups) {
       for (const [model, lane] of group.lanes) {
         const phases = lane.batcher.stats();
-        const empty = { queueDepth: 0, batches: 0, items: 0, batchSizeHistogram: {}, flushReasons: { full: 0, timeout: 0, idle: 0 }, computeMsTotal: 0, computeMsMean: 0, waitMsMean: 0, rejected: 0 };
+        const empty = { queueDepth: 0, oldestWaitMs: null, batches: 0, items: 0, batchSizeHistogram: {}, flushReasons: { full: 0, timeout: 0, idle: 0 }, computeMsTotal: 0, computeMsMean: 0, waitMsMean: 0, rejected: 0 };
         models[many ? `${model}@${group.options.device}` : model] = {
           languagePairs: Object.keys(lane.pkg.manifest.languagePairs),
           prefill: phases.prefill ?? empty,

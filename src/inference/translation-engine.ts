@@ -80,6 +80,8 @@ export interface BatchingSettings {
 
 export interface PhaseStats {
   queueDepth: number;
+  /** How long the oldest queued item has waited, in ms; null when the queue is empty. */
+  oldestWaitMs: number | null;
   batches: number;
   items: number;
   /** Histogram: batch size (as string key) -> count. */

@@ -43,10 +43,17 @@ export function rayStats(engine: TranslationEngine, batching: BatchingControl, s
     };
   }
   const queueStats: Record<string, number> = {};
-  const gpuLoad: Record<string, number> = {};
+  const meanComputeSeconds: Record<string, number> = {};
   for (const [name, model] of Object.entries(stats.models)) {
     queueStats[name] = model.prefill.queueDepth + model.decode.queueDepth;
-    gpuLoad[name] = (model.prefill.computeMsMean + model.decode.computeMsMean) / 1000;
+    meanComputeSeconds[name] = (model.prefill.computeMsMean + model.decode.computeMsMean) / 1000;
+  }
+  // What the name says: per device, the share of its workers running a batch right now.
+  const gpuLoad: Record<string, number> = {};
+  const devices = [...new Set(stats.workers.map((worker) => worker.device))];
+  for (const device of devices) {
+    const workers = stats.workers.filter((worker) => worker.device === device);
+    gpuLoad[device] = workers.filter((worker) => worker.busy).length / workers.length;
   }
   // Per device group (one per GPU with multi-GPU placement): where sessions are and how busy it is.
   const deviceLoad: Record<string, unknown> = {};
@@ -77,11 +84,17 @@ export function rayStats(engine: TranslationEngine, batching: BatchingControl, s
     },
     queue_stats: queueStats,
     gpu_load: gpuLoad,
+    mean_batch_compute_seconds: meanComputeSeconds,
     device_load: deviceLoad,
     active_sessions: counts.active,
     config: batchingConfig(batching),
     engine: stats,
   };
+}
+
+function oldestWait(...waits: (number | null)[]): number | null {
+  const known = waits.filter((wait): wait is number => wait !== null);
+  return known.length > 0 ? Math.max(...known) : null;
 }
 
 /** `/dynamic_schedule_stats`' `stats`. */
@@ -97,8 +110,8 @@ export function dynamicScheduleStats(engine: TranslationEngine, batching: Batchi
       prefill_queue_size: prefill,
       decode_queue_size: decode,
       total_queue_size: prefill + decode,
-      // The batcher does not expose the age of its oldest item; null as the original did when empty.
-      oldest_wait_time_ms: null,
+      // Null when both queues are empty, as the original.
+      oldest_wait_time_ms: oldestWait(model.prefill.oldestWaitMs, model.decode.oldestWaitMs),
       should_dispatch: prefill + decode > 0,
       trigger_reason: prefill + decode === 0 ? 'queue_empty' : prefill + decode >= settings.maxBatchSize ? 'batch_full' : 'waiting',
     };

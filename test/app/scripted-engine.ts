@@ -230,6 +230,7 @@ export class ScriptedEngine implements TranslationEngine {
   stats(): EngineStats {
     const phase = {
       queueDepth: 0,
+      oldestWaitMs: null,
       batches: 0,
       items: 0,
       batchSizeHistogram: {},

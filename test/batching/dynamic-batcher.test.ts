@@ -282,6 +282,7 @@ test('stats count batches, items, wait and compute time per lane', async (t) => 
   h.clock.advance(4);
   h.submit('decode', 'b');
   await turn();
+  assert.equal(h.batcher.stats().decode?.oldestWaitMs, 4, 'the oldest queued item has waited 4 ms');
   h.clock.advance(6); // a waited 10 → timeout flush of [a, b]; b waited 6.
   const batch = lastCall(h.calls);
   h.clock.advance(7);
@@ -289,7 +290,7 @@ test('stats count batches, items, wait and compute time per lane', async (t) => 
   blocker.finish();
   await turn();
   assert.deepEqual(h.batcher.stats().decode, {
-    queueDepth: 0, batches: 1, items: 2, batchSizeHistogram: { '2': 1 }, flushReasons: { full: 0, timeout: 1, idle: 0 },
+    queueDepth: 0, oldestWaitMs: null, batches: 1, items: 2, batchSizeHistogram: { '2': 1 }, flushReasons: { full: 0, timeout: 1, idle: 0 },
     computeMsTotal: 7, computeMsMean: 7, waitMsMean: 8, rejected: 0,
   });
   assert.equal(h.batcher.stats().prefill?.computeMsTotal, 17);

@@ -18,6 +18,9 @@ test('GET /ray/stats answers 200 JSON with the Ray-shaped statistics of our batc
   assert.deepEqual(body.stats.config, { max_batch_size: 32, batch_timeout_ms: 100, enable_dynamic_batching: true, max_wait_ms_in_force: 100, max_queue_size: 1024 });
   const workerIds = engine.stats().workers.map((worker) => String(worker.id));
   assert.deepEqual(Object.keys(body.stats.global_stats.gpu_utilization), workerIds, 'one entry per real worker, ids as string keys');
+  const gpuLoad = (body.stats as unknown as { gpu_load: Record<string, number> }).gpu_load;
+  assert.deepEqual(Object.keys(gpuLoad), ['cpu'], 'gpu_load is per device');
+  assert.ok(Object.values(gpuLoad).every((load) => load >= 0 && load <= 1), 'a share of busy workers');
 });
 
 test('POST /ray/configure applies live changes from the query string or a JSON body', async (t) => {
