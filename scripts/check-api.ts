@@ -13,24 +13,35 @@ import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs, promisify } from 'node:util';
+import { promisify } from 'node:util';
 import { BASE_FRAME_SAMPLES, openTranslationSocket } from '../src/client/translation-client.ts';
 import type { TranslationFrame, TranslationSocket } from '../src/client/translation-client.ts';
 import { decodeWav } from '../src/evaluation/wav.ts';
+import { parseCommandLine, usageError } from './command-line.ts';
 
 const run = promisify(execFile);
-const { values: args } = parseArgs({
-  options: {
-    url: { type: 'string', default: 'http://127.0.0.1:8000' },
-    wav: { type: 'string' },
-    'language-pair': { type: 'string', default: 'English -> Chinese' },
-    'admin-token': { type: 'string' },
-    'timeout-ms': { type: 'string', default: '120000' },
-  },
+const USAGE = `End-to-end check of a running server: every route in both parameter styles, the static
+assets and one real WebSocket stream. Prints one line per check and "N passed, M failed".
+
+Usage: npm run check-api -- [options]
+  --url URL                 server (default http://127.0.0.1:8000)
+  --wav FILE                16 kHz speech to stream (default: one made with espeak-ng)
+  --language-pair "A -> B"  (default "English -> Chinese")
+  --admin-token TOKEN       for a server with admin.token set
+  --timeout-ms N            per check (default 120000)
+  --help                    this text`;
+
+const { values: args } = parseCommandLine('check-api', USAGE, {
+  url: { type: 'string', default: 'http://127.0.0.1:8000' },
+  wav: { type: 'string' },
+  'language-pair': { type: 'string', default: 'English -> Chinese' },
+  'admin-token': { type: 'string' },
+  'timeout-ms': { type: 'string', default: '120000' },
 });
 const base = (args.url ?? 'http://127.0.0.1:8000').replace(/\/+$/, '');
 const pair = args['language-pair'] ?? 'English -> Chinese';
 const timeoutMs = Number(args['timeout-ms']);
+if (!(timeoutMs > 0)) usageError('check-api', `--timeout-ms must be a positive number, got "${args['timeout-ms']}"`);
 const adminHeaders: Record<string, string> = args['admin-token'] ? { authorization: `Bearer ${args['admin-token']}` } : {};
 
 let passed = 0;

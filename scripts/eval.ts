@@ -99,8 +99,8 @@ main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
     const isUsage = error instanceof UsageError || (error instanceof TypeError && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS'));
-    console.error(`eval: ${error instanceof Error ? error.message : String(error)}`);
-    if (isUsage) console.error(USAGE);
+    const message = error instanceof Error ? (error.message.split('\n')[0] ?? '').replace(/\. To specify a positional argument.*$/, '') : String(error);
+    console.error(`eval: ${message}${isUsage ? ' (see --help)' : ''}`);
     process.exit(isUsage ? 2 : 1);
   },
 );

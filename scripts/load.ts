@@ -15,23 +15,38 @@
 import { readFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { BASE_FRAME_SAMPLES, createSession, deleteSession, openTranslationSocket, ping as pingSession } from '../src/client/translation-client.ts';
 import type { TranslationSocket } from '../src/client/translation-client.ts';
 import { decodeWav } from '../src/evaluation/wav.ts';
+import { parseCommandLine, usageError } from './command-line.ts';
 
-const { values: args } = parseArgs({
-  options: {
-    url: { type: 'string', default: 'http://127.0.0.1:8000' },
-    sessions: { type: 'string', default: '10' },
-    speed: { type: 'string', default: '1' },
-    seconds: { type: 'string', default: '30' },
-    pair: { type: 'string', default: 'English -> German' },
-    multiplier: { type: 'string', default: '2' },
-    wav: { type: 'string' },
-    'ramp-seconds': { type: 'string' },
-    'drain-timeout-seconds': { type: 'string', default: '120' },
-  },
+const USAGE = `Load test of a running server: sessions made as the page makes them, speech at --speed x real time.
+
+Usage: npm run load -- [options]
+  --url URL                     server (default http://127.0.0.1:8000)
+  --sessions N                  concurrent sessions (default 10)
+  --speed S                     audio pace, x real time (default 1)
+  --seconds T                   audio per session (default 30)
+  --pair "A -> B"               language pair (default "English -> German")
+  --multiplier M                latency multiplier (default 2)
+  --wav FILE                    16 kHz mono speech, looped (default: samples/eval/wav)
+  --ramp-seconds N              spread session starts over N s (default min(10, seconds / 4))
+  --drain-timeout-seconds N     wait this long for the last text (default 120)
+  --help                        this text
+
+Exits 1 if a session failed. The server's per-address limits must leave room for --sessions
+(see README, Operations).`;
+
+const { values: args } = parseCommandLine('load', USAGE, {
+  url: { type: 'string', default: 'http://127.0.0.1:8000' },
+  sessions: { type: 'string', default: '10' },
+  speed: { type: 'string', default: '1' },
+  seconds: { type: 'string', default: '30' },
+  pair: { type: 'string', default: 'English -> German' },
+  multiplier: { type: 'string', default: '2' },
+  wav: { type: 'string' },
+  'ramp-seconds': { type: 'string' },
+  'drain-timeout-seconds': { type: 'string', default: '120' },
 });
 const baseUrl = (args.url ?? '').replace(/\/$/, '');
 const sessionCount = Number(args.sessions);
@@ -43,7 +58,7 @@ const drainTimeoutMs = 1000 * Number(args['drain-timeout-seconds']);
 const frameSamples = BASE_FRAME_SAMPLES * multiplier;
 const frameIntervalMs = (frameSamples / 16) / speed;
 for (const [name, value] of Object.entries({ sessionCount, speed, seconds, multiplier, rampMs })) {
-  if (!Number.isFinite(value) || value < 0 || (name !== 'rampMs' && value === 0)) throw new Error(`invalid --${name}: ${value}`);
+  if (!Number.isFinite(value) || value < 0 || (name !== 'rampMs' && value === 0)) usageError('load', `invalid --${name}: ${value}`);
 }
 
 interface SessionResult {

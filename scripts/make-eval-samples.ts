@@ -13,7 +13,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { parseArgs } from 'node:util';
+import { parseCommandLine } from './command-line.ts';
 
 const run = promisify(execFile);
 
@@ -57,8 +57,13 @@ const SAMPLES: readonly Sample[] = [
 
 const LANGUAGES = ['de', 'zh', 'it', 'es'] as const;
 
+const USAGE = `Writes the evaluation sample set: espeak-ng English speech as 16 kHz WAVs and references in German,
+Chinese, Italian and Spanish.
+
+Usage: npm run eval:samples -- [--out <folder>]   (default: samples/eval)`;
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { out: { type: 'string', default: 'samples/eval' } } });
+  const { values } = parseCommandLine('eval:samples', USAGE, { out: { type: 'string', default: 'samples/eval' } });
   const out = resolve(values.out);
   const wavDir = join(out, 'wav');
   await mkdir(wavDir, { recursive: true });

@@ -37,7 +37,7 @@ frame arrived (paced: playback time; fast: end of the chunk it answered) to the 
 `;
 
 function fail(message: string): never {
-  process.stderr.write(`translate: ${message}\n\n${help}`);
+  process.stderr.write(`translate: ${(message.split('\n')[0] ?? '').replace(/\. To specify a positional argument.*$/, '')} (see --help)\n`);
   process.exit(2);
 }
 

@@ -58,7 +58,9 @@ async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   if (commandLine.problems.length > 0) {
-    return fail(`invalid command line:\n${commandLine.problems.map((problem) => `  - ${problem}`).join('\n')}\nRun "npm start -- --help" for the options.`);
+    // A usage error, as every script reports one: a line per problem, exit 2.
+    process.stderr.write(commandLine.problems.map((problem) => `infinisst-serve: ${problem.replace(/ \(see --help\)$/, '')} (see --help)\n`).join(''));
+    return 2;
   }
   if (commandLine.action === 'create-default' && commandLine.configPath) return writeDefaultConfig(commandLine.configPath, cwd);
 
