@@ -27,6 +27,7 @@ import { clusterRoutes } from './routes/cluster.ts';
 import { debugRoutes } from './routes/debug.ts';
 import { capConnectionsPerAddress, timeOutStalledBodies } from './plugins/connection-limits.ts';
 import { originPolicy, refuseForeignWrites } from './plugins/origin-policy.ts';
+import { refuseAdmissionUnderPressure } from './plugins/pressure.ts';
 import { logRequestsOnce } from './plugins/request-log.ts';
 import { evaluationRoutes } from './routes/evaluation.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -100,6 +101,12 @@ export async function buildApp(config: ServerConfig, deps: AppDeps): Promise<Fas
     onLimited: (route) => metrics.limited(route),
   });
   if (limits.refuseInitWhenSaturated) installAdmissionGuard(app, ['/init', '/load_model']);
+  await refuseAdmissionUnderPressure(app, {
+    maxEventLoopDelayMs: limits.maxEventLoopDelayMs,
+    maxRssMiB: limits.maxRssMiB,
+    retryAfterSeconds: limits.retryAfterSeconds,
+    admissionUrls: ['/init', '/load_model'],
+  });
 
   const origins = originPolicy(config.cors.origins);
   refuseForeignWrites(app, origins);

@@ -116,6 +116,10 @@ export const serverConfigSchema = z.strictObject({
       downloadBurst: positiveInt.default(6),
       /** Open sessions (active + queued) per client_id; 0 = no limit. */
       maxSessionsPerClient: z.number().int().min(0).default(8),
+      /** /init answers 503 while the main thread's event loop lags more than this (mean over 0.5 s); 0 = off. */
+      maxEventLoopDelayMs: z.number().int().min(0).default(1_000),
+      /** /init answers 503 while the process's resident memory exceeds this many MiB; 0 = 85% of the machine's memory. */
+      maxRssMiB: z.number().int().min(0).default(0),
       /** Open sessions (active + queued) per client address; 0 = no limit. Behind a proxy needs server.trustProxy. */
       maxSessionsPerAddress: z.number().int().min(0).default(16),
       /** A session is closed this long after creation, however active (0 = never). */

@@ -38,6 +38,11 @@ export const healthRoutes: FastifyPluginAsyncZod = async (app) => {
         max_latency_multiplier: info.maxLatencyMultiplier,
       })),
       uptime_s: Math.round((now - app.startedAtMs) / 1000),
+      // While under pressure /init answers 503 (plugins/pressure.ts).
+      pressure: (() => {
+        const state = app.pressureState();
+        return { under_pressure: state.underPressure, event_loop_delay_ms: state.eventLoopDelayMs, rss_bytes: state.rssBytes, max_rss_bytes: state.maxRssBytes };
+      })(),
       instance: app.appConfig.cluster.instanceTag,
     };
     if (!isAdminRequest(request, token)) return { ...summary, details: 'sessions and engine statistics need the admin token' };

@@ -54,7 +54,8 @@ test('the sbatch script starts the server, reports where it is, and stops it gra
   });
 
   // Started and reachable; the launcher says how to tunnel to it.
-  while (!/ready: http:\/\/node07:\d+\//.test(output)) {
+  // The tunnel hint is the line after "ready:" and may arrive in a later chunk of output.
+  while (!/ready: http:\/\/node07:\d+\/[\s\S]*ssh -N -L/.test(output)) {
     if (job.exitCode !== null) assert.fail(`launcher exited early:\n${output}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
