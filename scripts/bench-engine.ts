@@ -4,10 +4,8 @@
  */
 import { freemem } from 'node:os';
 import { parseArgs } from 'node:util';
-import {
-  estimatePeakBytes, measureMatmulPeakGflops, resolveBenchModel, runBenchRow,
-  type Row, type RowConfig, type SkippedRow,
-} from './bench/engine-bench.ts';
+import { measureMatmulPeakGflops } from './bench/decoder-cost.ts';
+import { estimatePeakBytes, resolveBenchModel, runBenchRow, type Row, type RowConfig, type SkippedRow } from './bench/engine-bench.ts';
 
 const USAGE = `Engine benchmark: simulated sessions straight on the engine (no HTTP), one fresh engine per row.
 

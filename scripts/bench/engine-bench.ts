@@ -6,18 +6,14 @@
 import { readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import * as ort from 'onnxruntime-node';
 import { createEngine, type BatchObservation, type Engine } from '../../src/inference/engine.ts';
 import { chunkSamples, loadModelPackage, type ModelPackage } from '../../src/inference/manifest.ts';
 import type { ChunkResult, TranslationStream } from '../../src/inference/translation-engine.ts';
 import { testAudio } from '../../test/support/engine-fixtures.ts';
 import { ensureBenchModels } from '../models/bench-package.ts';
-import { GraphBuilder } from '../models/graph-builder.ts';
-import { DataType, encodeModel } from '../models/onnx-proto.ts';
+import { decodeFlops, decoderCost, weightBytesOf, type DecoderCost } from './decoder-cost.ts';
 
 const MIB = 1024 * 1024;
-/** Rows of the matmul that measures the machine's peak: a full decode batch of 32 sessions × 4 beams. */
-const PEAK_ROWS = 128;
 
 export interface BenchModel {
   /** `tiny`, `bench` or the folder given. */
@@ -27,19 +23,6 @@ export interface BenchModel {
   decoder: DecoderCost;
   /** Bytes of every graph file one worker loads. */
   weightBytes: number;
-}
-
-/** What one decode row costs, from the manifest and the decoder's weight bytes. */
-export interface DecoderCost {
-  parameters: number;
-  layers: number;
-  hidden: number;
-  /** Query heads × head dim: taken as the hidden width, as in Llama-family decoders. */
-  queryWidth: number;
-  /** MLP width, derived from the parameter count; the widest weight matrix is hidden × this. */
-  mlpWidth: number;
-  /** Cache bytes per token per row (all layers, keys and values, float32). */
-  cacheBytesPerToken: number;
 }
 
 /** Everything one row varies. */
@@ -114,47 +97,6 @@ function percentile(values: number[], p: number): number {
 
 const sleep = (ms: number): Promise<void> => new Promise((done) => setTimeout(done, ms));
 
-async function weightBytesOf(dir: string, skip: Set<string>): Promise<{ total: number; byName: Map<string, number> }> {
-  const byName = new Map<string, number>();
-  for (const name of await readdir(dir)) {
-    if (skip.has(name)) continue;
-    const info = await stat(join(dir, name));
-    if (info.isFile()) byName.set(name, info.size);
-  }
-  return { total: [...byName.values()].reduce((a, b) => a + b, 0), byName };
-}
-
-/**
- * The decoder's cost model. Parameters come from the decoder graph's bytes (and its external data
- * files, which share its name as a prefix) divided by `paramBytes`; the MLP width is what is left
- * of a layer's parameters after attention, so nothing beyond the manifest needs to be known.
- */
-export async function decoderCost(pkg: ModelPackage, paramBytes = 4): Promise<DecoderCost> {
-  const d = pkg.manifest.decoder;
-  const { byName } = await weightBytesOf(pkg.dir, new Set());
-  const decoderStem = d.file.replace(/\.onnx$/, '');
-  const bytes = [...byName.entries()].filter(([name]) => name.startsWith(decoderStem)).reduce((sum, [, size]) => sum + size, 0);
-  const parameters = Math.round(bytes / paramBytes);
-  const hidden = d.hiddenSize;
-  const kvWidth = d.numKeyValueHeads * d.headDim;
-  const perLayer = (parameters - hidden * d.vocabSize) / d.numLayers;
-  const attention = hidden * (2 * hidden + 2 * kvWidth);
-  const mlpWidth = Math.max(1, Math.round((perLayer - attention) / (3 * hidden)));
-  return {
-    parameters,
-    layers: d.numLayers,
-    hidden,
-    queryWidth: hidden,
-    mlpWidth,
-    cacheBytesPerToken: d.numLayers * 2 * kvWidth * 4,
-  };
-}
-
-/** Decode FLOPs: 2 per parameter per row, plus QKᵀ and AV over every attended slot. */
-export function decodeFlops(cost: DecoderCost, rows: number, attendedSlots: number): number {
-  return 2 * cost.parameters * rows + 4 * cost.layers * cost.queryWidth * attendedSlots;
-}
-
 /**
  * Resolves `--model`: `tiny` (the package serving `pair` in models/), `bench` (generated on first
  * use into cache/bench-models) or a folder: a model package, or a folder of packages (the one
@@ -186,34 +128,6 @@ export async function resolveBenchModel(model: string, pair: string, paramBytes 
   if (!(pair in pkg.manifest.languagePairs)) throw new Error(`--model ${model}: ${pkg.dir} does not serve "${pair}" (it serves ${Object.keys(pkg.manifest.languagePairs).join(', ')})`);
   const { total } = await weightBytesOf(pkg.dir, new Set(['manifest.json', pkg.manifest.tokenizer.file]));
   return { label: model, modelsDir: dirname(pkg.dir), pkg, decoder: await decoderCost(pkg, paramBytes), weightBytes: total };
-}
-
-/**
- * One onnxruntime thread multiplying `PEAK_ROWS` rows by a hidden × MLP-width float matrix (the
- * decoder's widest weight matrix), for about `seconds`: the most a decode step could reach here.
- */
-export async function measureMatmulPeakGflops(cost: DecoderCost, seconds = 1): Promise<number> {
-  const b = new GraphBuilder('matmul_peak', 'bench/matmul-peak');
-  const x = b.input('x', DataType.FLOAT, [PEAK_ROWS, cost.hidden]);
-  const weight = b.randomWeight('weight', [cost.hidden, cost.mlpWidth], 1 / Math.sqrt(cost.hidden));
-  b.op('MatMul', [x, weight], { outputName: 'y' });
-  b.output('y', DataType.FLOAT, [PEAK_ROWS, cost.mlpWidth]);
-  const bytes = encodeModel({ irVersion: 8, opsetVersion: 17, producerName: 'infinisst-serve/bench', producerVersion: '1', docString: 'matmul peak', graph: b.build() });
-  const session = await ort.InferenceSession.create(bytes, { executionProviders: ['cpu'], intraOpNumThreads: 1, interOpNumThreads: 1 });
-  try {
-    const feeds = { x: new ort.Tensor('float32', testAudio(PEAK_ROWS * cost.hidden, 7), [PEAK_ROWS, cost.hidden]) };
-    for (let i = 0; i < 3; i++) await session.run(feeds);
-    let runs = 0;
-    const started = performance.now();
-    while (performance.now() - started < seconds * 1000 || runs < 10) {
-      await session.run(feeds);
-      runs++;
-    }
-    const elapsed = (performance.now() - started) / 1000;
-    return (2 * PEAK_ROWS * cost.hidden * cost.mlpWidth * runs) / elapsed / 1e9;
-  } finally {
-    await session.release();
-  }
 }
 
 /** Context a row's sessions hold at most: the warm tokens (capped by the window) plus one chunk. */
@@ -294,7 +208,7 @@ export async function runBenchRow(model: BenchModel, config: RowConfig, matmulPe
     streamMaxPendingMs: 10_000_000,
   });
   const tally = new DecodeTally();
-  engine.addObserver({ onBatch: (batch) => tally.observe(batch) });
+  engine.addObserver({ measuresTraffic: true, onBatch: (batch) => tally.observe(batch) });
   const latencies: number[] = [];
   const contexts = new Array<number>(config.sessions).fill(0);
   let errors = 0;

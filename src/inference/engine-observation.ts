@@ -25,7 +25,7 @@ export interface BatchObservation {
   workerComputeMs: number;
   /** Decode only: cache slots the rows attend to, their own new token included (0 in prefill). */
   attendedSlots: number;
-  /** `messageBytes` of the request and of the answer (0 when it failed). */
+  /** `messageBytes` of the request and of the answer (0 when it failed, or no observer sets `measuresTraffic`). */
   bytesToWorker: number;
   bytesFromWorker: number;
   /** Cache bytes the worker copied to build and unpack the batch's tensors (0 when it failed). */
@@ -36,6 +36,11 @@ export interface BatchObservation {
 /** Observers see batches and chunk results; a throwing observer is ignored, never breaks inference. */
 export interface EngineObserver {
   onBatch?(batch: BatchObservation): void;
+  /**
+   * Set to get `bytesToWorker`/`bytesFromWorker` (0 otherwise): counting them walks every batch's
+   * payload on the main thread, which only the benchmark needs, not the production metrics.
+   */
+  readonly measuresTraffic?: boolean;
   /** A chunk's text is ready `processingMs` after its audio was complete. */
   onChunk?(chunk: { languagePair: string; device: string; processingMs: number }): void;
 }

@@ -132,17 +132,18 @@ export class Engine implements TranslationEngine {
     const startedAt = performance.now();
     const waitsMs = items.map((item) => startedAt - (this.submittedAt.get(item) ?? startedAt));
     // Measured before sending: the transfer detaches the buffers.
+    const measuresTraffic = [...this.observers].some((observer) => observer.measuresTraffic === true);
     const shape = {
       rows: request.kind === 'decode' ? request.items.reduce((sum, item) => sum + item.beams.length, 0) : request.items.length,
       attendedSlots: request.kind === 'decode' ? request.items.reduce((sum, item) => sum + item.beams.reduce((n, beam) => n + item.baseCache.length + beam.suffixCache.length + 1, 0), 0) : 0,
-      bytesToWorker: this.observers.size > 0 ? messageBytes(request) : 0,
+      bytesToWorker: measuresTraffic ? messageBytes(request) : 0,
     };
     const observe = (response: ModelBatchResponse | undefined): void => {
       if (this.observers.size === 0) return;
       const observation: BatchObservation = {
         model, device: group.options.device, phase: lane, items: items.length, waitsMs, computeMs: performance.now() - startedAt, ...shape,
         workerComputeMs: response?.computeMs ?? 0,
-        bytesFromWorker: response ? messageBytes(response) : 0,
+        bytesFromWorker: response && measuresTraffic ? messageBytes(response) : 0,
         cacheBytesCopied: response?.cacheBytesCopied ?? 0,
         ok: response !== undefined,
       };
