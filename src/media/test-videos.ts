@@ -9,7 +9,7 @@ import { realpath, stat } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { join, sep } from 'node:path';
 import { AppError } from '../errors.ts';
-import { mediaTypeFor } from './file-response.ts';
+import { mediaTypeFor } from './media-types.ts';
 
 /** The names the original page and scripts used (§1.3.12); they work whenever the files exist. */
 export const legacyTestVideoNames = [

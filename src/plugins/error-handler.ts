@@ -28,6 +28,14 @@ function isFastifyError(error: unknown): error is FastifyError {
   return error instanceof Error && 'code' in error;
 }
 
+/** The 4xx status a library error asks for (Fastify's `statusCode`, http-errors' `status`), if any. */
+function clientErrorStatusOf(error: unknown): number | undefined {
+  if (!(error instanceof Error)) return undefined;
+  const { statusCode, status } = error as { statusCode?: unknown; status?: unknown };
+  const candidate = typeof statusCode === 'number' ? statusCode : status;
+  return typeof candidate === 'number' && candidate >= 400 && candidate < 500 ? candidate : undefined;
+}
+
 function retryAfterOf(error: AppError, fallbackSeconds: number): number {
   const value = error.details?.retryAfterSeconds;
   return typeof value === 'number' && Number.isFinite(value) && value > 0 ? Math.ceil(value) : fallbackSeconds;
@@ -53,8 +61,11 @@ export function installErrorHandlers(app: FastifyInstance, options: ErrorHandler
       if (status === 429 || status === 503) reply.header('Retry-After', String(retryAfterOf(error, fallbackRetryAfter)));
       return reply.code(status).type('application/json').send(body);
     }
-    const statusCode = isFastifyError(error) && typeof error.statusCode === 'number' ? error.statusCode : 500;
-    if (statusCode < 500 && error instanceof Error) {
+    const statusCode = clientErrorStatusOf(error);
+    if (statusCode !== undefined && error instanceof Error) {
+      // http-errors style errors (e.g. @fastify/send's 416) carry the headers their status needs.
+      const headers = (error as { headers?: unknown }).headers;
+      if (headers && typeof headers === 'object') reply.headers(headers as Record<string, string>);
       return reply.code(statusCode).type('application/json').send({ success: false, error: error.message, code: isFastifyError(error) ? error.code : 'badRequest' });
     }
     request.log.error({ err: error }, 'unhandled error');

@@ -5,18 +5,18 @@
  * body; download failures are HTTP 200 `{"error": ...}`; test-video failures are real 4xx with
  * `{"detail": ...}`. The app is expected to have registered the shared body parsers
  * (plugins/request-params.ts `registerBodyParsers`), so an empty JSON body counts as absent.
+ * Files go out through @fastify/static's `reply.sendFile` (ranges, ETag/Last-Modified, HEAD).
  */
-import { Readable } from 'node:stream';
-import { stat } from 'node:fs/promises';
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { basename, dirname } from 'node:path';
+import fastifyStatic from '@fastify/static';
+import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { isAppError } from '../errors.ts';
 import type { CacheLease } from '../media/download-cache.ts';
 import type { DownloadProgress } from '../media/download-progress.ts';
-import { attachmentDisposition, buildFileResponse } from '../media/file-response.ts';
-import type { FileResponse } from '../media/file-response.ts';
+import { attachmentDisposition } from '../media/media-types.ts';
 import { TestVideoLibrary } from '../media/test-videos.ts';
 import { mergeBodyParams } from '../plugins/request-params.ts';
 import type { YoutubeDownloader } from '../media/youtube-downloader.ts';
@@ -56,6 +56,8 @@ export const mediaRoutes: FastifyPluginAsync<MediaRoutesOptions> = async (fastif
   fastify.setSerializerCompiler(serializerCompiler);
   const app = fastify.withTypeProvider<ZodTypeProvider>();
   const library = new TestVideoLibrary(options.testVideoDir);
+  // Only the reply decorator: every file sent is one the routes below resolved and checked.
+  await fastify.register(fastifyStatic, { serve: false, dotfiles: 'ignore', index: false });
 
   app.post('/download_youtube', {
     // Query string first, then JSON body fields (the shared rule); validated as one object.
@@ -85,7 +87,7 @@ export const mediaRoutes: FastifyPluginAsync<MediaRoutesOptions> = async (fastif
       });
       reply.header('x-download-id', video.downloadId);
       const extension = video.lease.mimeType === 'video/webm' ? 'webm' : 'mp4';
-      return await sendLease(request, reply, video.lease, `video_${sessionId ?? video.videoId}.${extension}`);
+      return sendLease(reply, video.lease, `video_${sessionId ?? video.videoId}.${extension}`);
     } catch (error) {
       // The client is gone; this reply goes nowhere but keeps Fastify's bookkeeping simple.
       if (cancel.signal.aborted) return { error: 'Download cancelled' };
@@ -121,11 +123,8 @@ export const mediaRoutes: FastifyPluginAsync<MediaRoutesOptions> = async (fastif
   }, async (request, reply) => {
     try {
       const file = await library.resolve(request.params.filename);
-      const response = buildFileResponse(file.filePath, file.stats, rangeHeaders(request), {
-        contentType: file.contentType,
-        contentDisposition: attachmentDisposition(file.name, 'inline'),
-      });
-      return sendFileResponse(request, reply, response);
+      reply.type(file.contentType).header('content-disposition', attachmentDisposition(file.name, 'inline'));
+      return sendFileFrom(reply, file.filePath);
     } catch (error) {
       if (isAppError(error) && (error.code === 'notFound' || error.code === 'forbiddenPath')) {
         return reply.code(error.status).send({ detail: error.message });
@@ -148,41 +147,18 @@ function toWire(progress: DownloadProgress): z.infer<typeof progressItem> {
   };
 }
 
-function rangeHeaders(request: FastifyRequest): { range?: string; ifRange?: string } {
-  const { range } = request.headers;
-  const ifRange = request.headers['if-range'];
-  return {
-    ...(typeof range === 'string' ? { range } : {}),
-    ...(typeof ifRange === 'string' ? { ifRange } : {}),
-  };
+/**
+ * Sends the file at `filePath` (already resolved and checked), keeping the Content-Type the
+ * route chose. @fastify/send URL-decodes the name it is given, hence the encoding.
+ */
+function sendFileFrom(reply: FastifyReply, filePath: string): FastifyReply {
+  return reply.sendFile(encodeURIComponent(basename(filePath)), dirname(filePath), { contentType: false });
 }
 
 /** Sends a cached file and releases its cache pin when the reply is over (sent or aborted). */
-async function sendLease(request: FastifyRequest, reply: FastifyReply, lease: CacheLease, fileName: string): Promise<FastifyReply> {
-  let response: FileResponse;
-  try {
-    response = buildFileResponse(lease.filePath, await stat(lease.filePath), rangeHeaders(request), {
-      contentType: lease.mimeType,
-      contentDisposition: attachmentDisposition(fileName),
-    });
-  } catch (error) {
-    lease.release();
-    throw error;
-  }
-  response.body?.once('close', lease.release);
+function sendLease(reply: FastifyReply, lease: CacheLease, fileName: string): FastifyReply {
   reply.raw.once('close', lease.release);
-  if (!response.body) lease.release();
-  return sendFileResponse(request, reply, response);
-}
-
-function sendFileResponse(request: FastifyRequest, reply: FastifyReply, response: FileResponse): FastifyReply {
-  reply.code(response.status).headers(response.headers);
-  if (request.method === 'HEAD') {
-    response.body?.destroy();
-    // An empty stream, not undefined: Fastify's HEAD handling then keeps our Content-Length
-    // (the file's size) instead of writing 0.
-    return reply.send(Readable.from([]));
-  }
-  if (!response.body) return reply.send();
-  return reply.send(response.body);
+  reply.raw.once('finish', lease.release);
+  reply.type(lease.mimeType).header('content-disposition', attachmentDisposition(fileName));
+  return sendFileFrom(reply, lease.filePath);
 }

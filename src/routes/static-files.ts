@@ -1,10 +1,10 @@
 /**
- * Static file lookup for the web client: the first existing candidate folder wins; paths are
- * confined to it (no "..", no symlinks leading out); content types by extension, JavaScript as
+ * Helpers for serving the web client: the first existing candidate folder wins; real-path
+ * confinement (no symlinks leading out); content types by extension, JavaScript as
  * text/javascript (the page loads an AudioWorklet module from /static/audio-processor.js).
  */
 import { existsSync, statSync } from 'node:fs';
-import { realpath, stat } from 'node:fs/promises';
+import { realpath } from 'node:fs/promises';
 import { extname, isAbsolute, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -52,28 +52,24 @@ export function findStaticDir(candidates: readonly string[], cwd: string): strin
   return null;
 }
 
-export interface StaticFile {
-  path: string;
-  size: number;
-  mtimeMs: number;
-}
-
-/** Resolves a request path inside `root`; null if it escapes, is hidden, or is not a regular file. */
-export async function resolveStaticFile(root: string, requestPath: string): Promise<StaticFile | null> {
-  if (requestPath.includes('\0') || requestPath.includes('\\')) return null;
-  const segments = requestPath.split('/').filter((segment) => segment !== '' && segment !== '.');
-  if (segments.some((segment) => segment === '..' || segment.startsWith('.'))) return null;
-  const candidate = resolve(root, ...segments);
+/**
+ * True when `path` exists and its real path (symlinks resolved) lies strictly inside the real
+ * path of one of `roots`.
+ */
+export async function isInsideRealDir(path: string, roots: Iterable<string>): Promise<boolean> {
+  let realFile: string;
   try {
-    const [realRoot, realFile] = await Promise.all([realpath(root), realpath(candidate)]);
-    const rel = relative(realRoot, realFile);
-    if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) return null;
-    const info = await stat(realFile);
-    if (!info.isFile()) return null;
-    return { path: realFile, size: info.size, mtimeMs: info.mtimeMs };
+    realFile = await realpath(path);
   } catch {
-    return null;
+    return false;
   }
+  for (const root of roots) {
+    const realRoot = await realpath(root).catch(() => undefined);
+    if (realRoot === undefined) continue;
+    const rel = relative(realRoot, realFile);
+    if (rel !== '' && !rel.startsWith('..') && !isAbsolute(rel)) return true;
+  }
+  return false;
 }
 
 /** The page shown at / when no index.html exists anywhere. */

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -89,10 +89,55 @@ test('GET / serves static/index.html and /static/* serves the worklet as JavaScr
 
 test('static files never leave the static folder', async (t) => {
   const { app } = await buildTestApp(t);
-  for (const url of ['/static/../package.json', '/static/%2e%2e/package.json', '/static/..%2Fpackage.json', '/static/.hidden']) {
+  for (const url of ['/static/../package.json', '/static/%2e%2e/package.json', '/static/..%2Fpackage.json', '/static/.hidden', '/static/%2Fetc%2Fpasswd', '/static//etc/passwd']) {
     const response = await app.inject({ method: 'GET', url });
-    assert.equal(response.statusCode, 404, url);
+    assert.ok(response.statusCode === 403 || response.statusCode === 404, `${url} -> ${response.statusCode}`);
+    assert.doesNotMatch(response.body, /"name": "infinisst-serve"|root:/, url);
   }
+});
+
+test('web client files revalidate (ETag, Last-Modified), seek (Range) and answer HEAD', async (t) => {
+  const { app } = await buildTestApp(t);
+  const url = '/static/audio-processor.js';
+  const full = await app.inject({ method: 'GET', url });
+  assert.equal(full.statusCode, 200);
+  assert.equal(full.headers['cache-control'], 'no-cache');
+  assert.equal(full.headers['accept-ranges'], 'bytes');
+  const size = Number(full.headers['content-length']);
+  assert.equal(size, full.rawPayload.length);
+
+  const byDate = await app.inject({ method: 'GET', url, headers: { 'if-modified-since': String(full.headers['last-modified']) } });
+  assert.equal(byDate.statusCode, 304);
+  assert.equal(byDate.rawPayload.length, 0);
+
+  const part = await app.inject({ method: 'GET', url, headers: { range: 'bytes=10-19' } });
+  assert.equal(part.statusCode, 206);
+  assert.equal(part.headers['content-range'], `bytes 10-19/${size}`);
+  assert.deepEqual(part.rawPayload, full.rawPayload.subarray(10, 20));
+  const beyond = await app.inject({ method: 'GET', url, headers: { range: `bytes=${size}-` } });
+  assert.equal(beyond.statusCode, 416);
+
+  const head = await app.inject({ method: 'HEAD', url });
+  assert.equal(head.statusCode, 200);
+  assert.equal(head.rawPayload.length, 0);
+  assert.equal(Number(head.headers['content-length']), size);
+});
+
+test('a symlink in the static folder may not lead out of it', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'infinisst-static-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  mkdirSync(join(dir, 'web'));
+  writeFileSync(join(dir, 'secret.txt'), 'top secret');
+  writeFileSync(join(dir, 'web', 'page.html'), '<p>page</p>');
+  symlinkSync(join(dir, 'secret.txt'), join(dir, 'web', 'leak.txt'));
+  symlinkSync(join(dir, 'web', 'page.html'), join(dir, 'web', 'alias.html'));
+  const engine = await sharedEngine();
+  const custom = await buildApp(testConfig(t, { paths: { staticDirs: ['web'] } }), { engine, cwd: dir, runTimers: false });
+  t.after(() => custom.close());
+  const leak = await custom.inject({ method: 'GET', url: '/static/leak.txt' });
+  assert.equal(leak.statusCode, 404);
+  assert.doesNotMatch(leak.body, /top secret/);
+  assert.equal((await custom.inject({ method: 'GET', url: '/static/alias.html' })).body, readFileSync(join(dir, 'web', 'page.html'), 'utf8'));
 });
 
 test('the first existing candidate static folder wins', async (t) => {
