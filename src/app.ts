@@ -49,6 +49,8 @@ export interface AppDeps {
   cwd?: string;
   /** Start the idle-sweep and WebSocket ping timers (default true; tests may drive sweeps themselves). */
   runTimers?: boolean;
+  /** The window of the per-address rate limits (default one minute; tests shorten it). */
+  rateWindowMs?: number;
 }
 
 /**
@@ -90,14 +92,10 @@ export async function buildApp(config: ServerConfig, deps: AppDeps): Promise<Fas
   const metrics = new ServerMetrics();
   installAdminGuard(app, config.admin.token);
   const { limits } = config;
-  const sessionBudget = { budget: 'sessions', rule: { perMinute: limits.initPerMinute, burst: limits.initBurst } };
-  installRateLimits(app, {
-    clock,
-    routes: {
-      '/init': sessionBudget,
-      '/load_model': sessionBudget,
-      '/download_youtube': { budget: 'downloads', rule: { perMinute: limits.downloadsPerMinute, burst: limits.downloadBurst } },
-    },
+  await installRateLimits(app, {
+    routes: { '/init': 'sessions', '/load_model': 'sessions', '/download_youtube': 'downloads' },
+    budgets: { sessions: { max: limits.initPerMinute }, downloads: { max: limits.downloadsPerMinute } },
+    ...(deps.rateWindowMs !== undefined ? { windowMs: deps.rateWindowMs } : {}),
     onLimited: (route) => metrics.limited(route),
   });
   if (limits.refuseInitWhenSaturated) installAdmissionGuard(app, ['/init', '/load_model']);

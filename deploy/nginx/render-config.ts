@@ -30,8 +30,12 @@ export interface NginxConfigOptions {
   /** nginx's listen directive value, e.g. "8080" or "0.0.0.0:8080". */
   listen: string;
   instances: readonly InstanceAddress[];
-  /** Session-creation rate per client address at the proxy (requests per minute; 0 = off). */
+  /**
+   * Session-creation rate per client address at the proxy (requests per minute, default 120 as
+   * the server's limits.initPerMinute; 0 = off).
+   */
   initPerMinute?: number;
+  /** Requests allowed at once above the rate (default half a minute's worth: 60 at 120/min). */
   initBurst?: number;
   /** A complete nginx.conf for `nginx -p DIR -c FILE` (pid, logs and temp files inside DIR); else a conf.d include. */
   standalonePrefix?: string;
@@ -57,8 +61,8 @@ function validate(options: NginxConfigOptions): void {
 
 /** The http-level part: maps, upstreams and the server block. */
 function httpBlock(options: NginxConfigOptions): string {
-  const perMinute = options.initPerMinute ?? 60;
-  const burst = options.initBurst ?? 30;
+  const perMinute = options.initPerMinute ?? 120;
+  const burst = options.initBurst ?? Math.max(1, Math.ceil(perMinute / 2));
   const servers = options.instances.map(({ address }) => `    server ${address} max_fails=1 fail_timeout=5s;`).join('\n');
   const perInstance = options.instances
     .map(({ tag, address }) => `upstream infinisst_${tag} {\n    server ${address};\n    keepalive 16;\n}`)

@@ -36,11 +36,15 @@ export const serverConfigSchema = z.strictObject({
       /** How long shutdown waits for in-flight batches before terminating workers. */
       shutdownGraceMs: nonNegativeNumber.default(10_000),
       /**
-       * Trust X-Forwarded-For from a proxy (nginx): request.ip, and hence the per-client rate
-       * limits, then use the forwarded address. Only enable when clients cannot reach the server
-       * directly, or they can spoof their address.
+       * Trust X-Forwarded-For from a proxy (nginx): request.ip, and hence the per-address limits,
+       * then use the forwarded address. true trusts any peer (only when clients cannot reach the
+       * server directly, or they can spoof their address); a comma-separated list of proxy
+       * addresses or CIDRs ("127.0.0.1", "10.0.0.0/8") trusts only those peers.
        */
-      trustProxy: z.boolean().default(false),
+      trustProxy: z
+        .union([z.boolean(), z.string().trim().min(1).max(1000)])
+        .transform((value) => (value === 'true' ? true : value === 'false' ? false : value))
+        .default(false),
     })
     .prefault({}),
   cors: z
@@ -107,13 +111,14 @@ export const serverConfigSchema = z.strictObject({
     .prefault({}),
   limits: z
     .strictObject({
-      /** Sustained /init and /load_model calls per minute per client address (0 = no limit). */
-      initPerMinute: z.number().finite().min(0).default(60),
-      /** Calls a client address may make in a burst before the per-minute rate applies. */
-      initBurst: positiveInt.default(30),
-      /** Sustained /download_youtube calls per minute per client address (0 = no limit). */
-      downloadsPerMinute: z.number().finite().min(0).default(12),
-      downloadBurst: positiveInt.default(6),
+      /**
+       * /init and /load_model calls per client address per minute (0 = no limit). Generous by
+       * default: 50 sessions started at once from one address (a lab behind NAT, every browser
+       * behind one nginx) pass.
+       */
+      initPerMinute: z.number().int().min(0).default(120),
+      /** /download_youtube calls per client address per minute (0 = no limit). */
+      downloadsPerMinute: z.number().int().min(0).default(12),
       /** Open sessions (active + queued) per client_id; 0 = no limit. */
       maxSessionsPerClient: z.number().int().min(0).default(8),
       /** /init answers 503 while the main thread's event loop lags more than this (mean over 0.5 s); 0 = off. */
@@ -121,7 +126,7 @@ export const serverConfigSchema = z.strictObject({
       /** /init answers 503 while the process's resident memory exceeds this many MiB; 0 = 85% of the machine's memory. */
       maxRssMiB: z.number().int().min(0).default(0),
       /** Open sessions (active + queued) per client address; 0 = no limit. Behind a proxy needs server.trustProxy. */
-      maxSessionsPerAddress: z.number().int().min(0).default(16),
+      maxSessionsPerAddress: z.number().int().min(0).default(64),
       /** A session is closed this long after creation, however active (0 = never). */
       maxSessionDurationMs: z.number().int().min(0).default(6 * 3600_000),
       /** Retry-After (seconds) on 429/503 replies that do not compute their own. */

@@ -101,7 +101,7 @@ test('the nginx renderer routes by tag, spreads /init, and rejects values it wou
   assert.match(text, /n0 infinisst_n0;/);
   assert.match(text, /least_conn;/);
   assert.match(text, /proxy_next_upstream error timeout http_404 non_idempotent;/);
-  assert.match(text, /limit_req zone=infinisst_init burst=30 nodelay;/);
+  assert.match(text, /limit_req zone=infinisst_init burst=60 nodelay;/);
   assert.doesNotMatch(text, /^worker_processes/m, 'conf.d include by default');
   assert.match(renderNginxConfig({ listen: '8080', instances: [{ tag: 'n0', address: 'h:1' }], standalonePrefix: '/tmp/x' }), /^pid \/tmp\/x\/nginx\.pid;/m);
   assert.throws(() => renderNginxConfig({ listen: '8080', instances: [{ tag: 'N0; evil', address: 'h:1' }] }), /instance tag "N0; evil"/);

@@ -1,16 +1,15 @@
 /**
- * Limits: per-client rate limits (429 + Retry-After, on a manual clock), sessions per client id,
+ * Limits: per-client rate limits (429 + Retry-After; behind a proxy with server.trustProxy), sessions per client id,
  * the maximum session duration, Retry-After on 503s, and the /init refusal while the engine is
  * not keeping up (sessions holding more untranslated audio than limits.saturationLagMs).
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { buildApp } from '../../src/app.ts';
-import { RateLimiter } from '../../src/plugins/rate-limit.ts';
 import { createEngine } from '../../src/inference/engine.ts';
 import { toEngineOptions } from '../../src/config/engine-options.ts';
 import type { Clock } from '../../src/sessions/clock.ts';
-import { opsConfig, speechSamples, startServer } from './support/ops-harness.ts';
+import { opsConfig, post, speechSamples, startServer } from './support/ops-harness.ts';
 
 class ManualClock implements Clock {
   constructor(public nowMs = 1_800_000_000_000) {}
@@ -21,46 +20,68 @@ class ManualClock implements Clock {
 
 const initUrl = (clientId: string): string => `/init?${new URLSearchParams({ agent_type: 'InfiniSST', language_pair: 'English -> German', client_id: clientId })}`;
 
-test('a token bucket allows the burst, then the rate, and says when to retry', () => {
-  const clock = new ManualClock();
-  const limiter = new RateLimiter({ perMinute: 6, burst: 2 }, clock, 3);
-  assert.deepEqual([limiter.take('a'), limiter.take('a')].map((v) => v.isAllowed), [true, true]);
-  const refused = limiter.take('a');
-  assert.equal(refused.isAllowed, false);
-  assert.equal(refused.isAllowed === false && refused.retryAfterSeconds, 10, 'one token per 10 s');
-  assert.equal(limiter.take('b').isAllowed, true, 'budgets are per key');
-  clock.nowMs += 10_000;
-  assert.equal(limiter.take('a').isAllowed, true, 'refilled');
-  for (const key of ['c', 'd', 'e', 'f']) limiter.take(key);
-  assert.equal(limiter.size, 3, 'the key map is bounded');
-  assert.equal(new RateLimiter({ perMinute: 0, burst: 1 }, clock).take('x').isAllowed, true, '0 = no limit');
-});
-
 test('session creation is rate-limited per client address (/init and /load_model share one budget) with 429 + Retry-After', async (t) => {
-  const clock = new ManualClock();
-  const config = opsConfig(t, { limits: { initPerMinute: 2, initBurst: 3, downloadsPerMinute: 1, downloadBurst: 1 } });
+  const windowMs = 1_500;
+  const config = opsConfig(t, { limits: { initPerMinute: 3, downloadsPerMinute: 1 } });
   const engine = await createEngine(toEngineOptions(config, process.cwd()));
   t.after(() => engine.close(1_000));
-  const app = await buildApp(config, { engine, clock, runTimers: false });
+  const app = await buildApp(config, { engine, runTimers: false, rateWindowMs: windowMs });
   t.after(() => app.close());
 
+  const windowStart = Date.now();
   assert.equal((await app.inject({ method: 'POST', url: initUrl('c1') })).statusCode, 200);
   assert.equal((await app.inject({ method: 'POST', url: initUrl('c2') })).statusCode, 200);
   assert.equal((await app.inject({ method: 'POST', url: '/load_model?client_id=c3' })).statusCode, 200);
   const limited = await app.inject({ method: 'POST', url: initUrl('c4') });
   assert.equal(limited.statusCode, 429);
-  assert.equal(limited.headers['retry-after'], '30');
+  assert.equal(limited.headers['retry-after'], '2');
+  assert.equal(limited.headers['x-ratelimit-limit'], '3');
   assert.equal(limited.json<{ code: string }>().code, 'rateLimited');
+  assert.match(limited.json<{ error: string }>().error, /Too many requests to \/init from this client; retry in 2 s/);
   const other = await app.inject({ method: 'POST', url: initUrl('c5'), remoteAddress: '10.0.0.9' });
   assert.equal(other.statusCode, 200, 'another client address has its own budget');
   // Downloads have their own budget (the feature is off here, so the answer is the JSON error).
   assert.equal((await app.inject({ method: 'POST', url: '/download_youtube?url=x' })).statusCode, 200);
   assert.equal((await app.inject({ method: 'POST', url: '/download_youtube?url=x' })).statusCode, 429);
-  clock.nowMs += 30_000;
-  assert.equal((await app.inject({ method: 'POST', url: initUrl('c6') })).statusCode, 200, 'allowed again after Retry-After');
   const metrics = await app.inject({ method: 'GET', url: '/metrics' });
   assert.match(metrics.body, /infinisst_rate_limited_total\{route="\/init"\} 1/);
   assert.match(metrics.body, /infinisst_youtube_downloads_total\{outcome="limited"\} 1/);
+  await new Promise((resolve) => setTimeout(resolve, Math.max(0, windowStart + windowMs + 100 - Date.now())));
+  assert.equal((await app.inject({ method: 'POST', url: initUrl('c6') })).statusCode, 200, 'allowed again in the next window');
+});
+
+test('behind a proxy, server.trustProxy makes each forwarded address its own client; without it they share the proxy\'s', async (t) => {
+  const config = (trustProxy: boolean | string) => opsConfig(t, { server: { trustProxy }, limits: { initPerMinute: 1 } });
+  const engine = await createEngine(toEngineOptions(config(false), process.cwd()));
+  t.after(() => engine.close(1_000));
+  const from = (address: string) => ({ method: 'POST' as const, url: initUrl(address), remoteAddress: '127.0.0.1', headers: { 'x-forwarded-for': address } });
+
+  const direct = await buildApp(config(false), { engine, runTimers: false });
+  t.after(() => direct.close());
+  assert.equal((await direct.inject(from('198.51.100.1'))).statusCode, 200);
+  assert.equal((await direct.inject(from('198.51.100.2'))).statusCode, 429, 'one budget: the proxy\'s address');
+
+  for (const trustProxy of [true, '127.0.0.1', '127.0.0.0/8']) {
+    const proxied = await buildApp(config(trustProxy), { engine, runTimers: false });
+    t.after(() => proxied.close());
+    assert.equal((await proxied.inject(from('198.51.100.1'))).statusCode, 200, String(trustProxy));
+    assert.equal((await proxied.inject(from('198.51.100.2'))).statusCode, 200, `${String(trustProxy)}: another forwarded address, another budget`);
+    assert.equal((await proxied.inject(from('198.51.100.1'))).statusCode, 429, String(trustProxy));
+  }
+  const untrustedPeer = await buildApp(config('10.0.0.1'), { engine, runTimers: false });
+  t.after(() => untrustedPeer.close());
+  assert.equal((await untrustedPeer.inject(from('198.51.100.1'))).statusCode, 200);
+  assert.equal((await untrustedPeer.inject(from('198.51.100.2'))).statusCode, 429, 'a peer that is not the listed proxy cannot choose its address');
+});
+
+test('at the default limits, 50 sessions started at once from one address are all admitted (none 429)', async (t) => {
+  const server = await startServer(t);
+  const baseUrl = `http://127.0.0.1:${server.port}`;
+  const replies = await Promise.all(Array.from({ length: 50 }, (_, index) =>
+    post(baseUrl, '/init', { agent_type: 'InfiniSST', language_pair: 'English -> German', client_id: `lab_${index}` })));
+  assert.deepEqual(replies.map((reply) => reply.status), replies.map(() => 200));
+  assert.equal(new Set(replies.map((reply) => reply.json?.session_id)).size, 50);
+  assert.ok(replies.some((reply) => reply.json?.queued === true), 'beyond the active slots, sessions queue instead of failing');
 });
 
 test('a client id may hold at most limits.maxSessionsPerClient open sessions; deleting one frees a place', async (t) => {
