@@ -253,11 +253,14 @@ async function main(): Promise<void> {
     const json = expectJson(await call('GET', `/session_delays/${encodeURIComponent(jsonId)}`, { query: { include_details: true } }));
     expect(json.success === true, JSON.stringify(json));
   });
-  await check('GET /session_delays_by_user (query string)', async () =>
-    expect(expectJson(await call('GET', '/session_delays_by_user', { query: { user_id: 'check_api_json', language_pair: pair } })).success === true, 'not found'));
+  // By user: the caller proves it owns the session by naming it too (session_id), unless it holds the admin token.
+  await check('GET /session_delays_by_user (query string)', async () => {
+    const json = expectJson(await call('GET', '/session_delays_by_user', { query: { user_id: 'check_api_json', language_pair: pair, session_id: jsonId } }));
+    expect(json.success === true, JSON.stringify(json));
+  });
   await bothStyles('POST /export_session_delays', '/export_session_delays', { session_id: jsonId, filepath: 'check-api/session.jsonl' }, (json) =>
     expect(json.success === true, JSON.stringify(json)));
-  await bothStyles('POST /export_session_delays_by_user', '/export_session_delays_by_user', { user_id: 'check_api_json', language_pair: pair }, (json) =>
+  await bothStyles('POST /export_session_delays_by_user', '/export_session_delays_by_user', { user_id: 'check_api_json', language_pair: pair, session_id: jsonId }, (json) =>
     expect(json.success === true, JSON.stringify(json)));
   await check('POST /export_session_delays outside the export folder is refused', async () =>
     void expectJson(await call('POST', '/export_session_delays', { query: { session_id: jsonId, filepath: '../escape.log' } }), 400));
