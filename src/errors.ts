@@ -17,6 +17,7 @@ export const errorCatalogue = {
   workerFailed: { status: 500, message: 'Inference worker failed' },
   modelInvalid: { status: 500, message: 'Model package is invalid' },
   engineClosed: { status: 503, message: 'Engine is shutting down' },
+  chunkCancelled: { status: 409, message: 'The chunk was cancelled by a reset, a latency change or close' },
   forbiddenPath: { status: 400, message: 'Path not allowed' },
   notFound: { status: 404, message: 'Not found' },
   unauthorized: { status: 401, message: 'Admin token required' },

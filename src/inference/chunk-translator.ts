@@ -1,4 +1,3 @@
-import type { DynamicBatcher } from '../batching/dynamic-batcher.ts';
 import { AppError } from '../errors.ts';
 import type { DecodeItem, DecodeOutput, PrefillItem, PrefillOutput } from './batch-messages.ts';
 import { bestBeam, startBeams, stepBeams, type BeamSearchConfig, type Hypothesis } from './beam-search.ts';
@@ -35,6 +34,12 @@ export function isStateLost(state: ModelState): boolean {
 export type BatchItem = { key: string; prefill: PrefillItem } | { key: string; decode: DecodeItem };
 export type BatchOutput = PrefillOutput | DecodeOutput;
 
+/**
+ * Hands one prefill or decode step to whatever batches steps (the worker's step loop, or a test's
+ * batcher) and resolves with that step's output.
+ */
+export type SubmitStep = (lane: 'prefill' | 'decode', item: BatchItem) => Promise<BatchOutput>;
+
 export interface ChunkTranslation {
   state: ModelState;
   tokens: number[];
@@ -51,7 +56,7 @@ export class ChunkTranslator {
 
   constructor(
     readonly pkg: ModelPackage,
-    private readonly batcher: DynamicBatcher<BatchItem, BatchOutput>,
+    private readonly submit: SubmitStep,
     private readonly beamSize: number,
   ) {
     const m = pkg.manifest;
@@ -64,11 +69,13 @@ export class ChunkTranslator {
   /**
    * Translates one whole chunk. On failure the state's buffers may be lost (see isStateLost).
    * Throws AppError('engineClosed') once `drain()` was called: a chunk is many batches, so it must
-   * not start when the batchers are about to close.
+   * not start when the batchers are about to close. `isCancelled` is asked before every step:
+   * once it says yes, the chunk stops there with AppError('chunkCancelled') and its rows leave
+   * the batch.
    */
-  translate(key: string, state: ModelState, audio: Float32Array, multiplier: number, languagePair: string): Promise<ChunkTranslation> {
+  translate(key: string, state: ModelState, audio: Float32Array, multiplier: number, languagePair: string, isCancelled: () => boolean = () => false): Promise<ChunkTranslation> {
     if (this.isDraining) return Promise.reject(new AppError('engineClosed', 'the engine is shutting down'));
-    const run = this.run(key, state, audio, multiplier, languagePair);
+    const run = this.run(key, state, audio, multiplier, languagePair, isCancelled);
     this.inFlight.add(run);
     const forget = () => this.inFlight.delete(run);
     run.then(forget, forget);
@@ -81,7 +88,7 @@ export class ChunkTranslator {
     await Promise.allSettled([...this.inFlight]);
   }
 
-  private async run(key: string, state: ModelState, audio: Float32Array, multiplier: number, languagePair: string): Promise<ChunkTranslation> {
+  private async run(key: string, state: ModelState, audio: Float32Array, multiplier: number, languagePair: string, isCancelled: () => boolean): Promise<ChunkTranslation> {
     const m = this.pkg.manifest;
     const pair = m.languagePairs[languagePair];
     if (!pair) throw new Error(`model ${m.name} does not serve ${languagePair}`);
@@ -102,7 +109,11 @@ export class ChunkTranslator {
       lengthPenalty: m.generation.lengthPenalty,
     };
     const topK = Math.max(2 * this.beamSize, 2);
-    const prefill = (await this.batcher.submit('prefill', {
+    const stopIfCancelled = (): void => {
+      if (isCancelled()) throw new AppError('chunkCancelled');
+    };
+    stopIfCancelled();
+    const prefill = (await this.submit('prefill', {
       key,
       prefill: {
         audio,
@@ -120,8 +131,9 @@ export class ChunkTranslator {
     const baseNextPosition = state.decoderNextPosition + inputIds.length;
     let beams: Hypothesis[] = startBeams({ topIds: prefill.topIds, topLogProbs: prefill.topLogProbs }, config);
     while (beams.some((b) => !b.isFinished)) {
+      stopIfCancelled();
       const live = beams.filter((b) => !b.isFinished);
-      const step = (await this.batcher.submit('decode', {
+      const step = (await this.submit('decode', {
         key,
         decode: {
           baseCache,
@@ -151,5 +163,46 @@ export class ChunkTranslator {
       tokens: winner.tokens,
       text: decodeTokens(winner.tokens, this.pkg.tokens, m).trim(),
     };
+  }
+}
+
+/**
+ * A stream's context kept on the main thread and sent along with every step (the item-carrying
+ * engine). A chunk whose caches went to a worker that died leaves a fresh context behind.
+ */
+export class CarriedStateBackend {
+  private state: ModelState = freshModelState();
+  private generation = 0;
+
+  constructor(
+    private readonly translator: ChunkTranslator,
+    private readonly key: string,
+    private readonly languagePair: string,
+  ) {}
+
+  get manifest(): ModelPackage['manifest'] {
+    return this.translator.pkg.manifest;
+  }
+
+  async translate(audio: Float32Array, multiplier: number): Promise<{ tokens: number[]; text: string; contextTokens: number; stateBytes: number }> {
+    const generation = this.generation;
+    try {
+      const result = await this.translator.translate(this.key, this.state, audio, multiplier, this.languagePair, () => generation !== this.generation);
+      if (generation === this.generation) this.state = result.state;
+      const { encoderCache, decoderCache } = result.state;
+      return { tokens: result.tokens, text: result.text, contextTokens: decoderCache.length, stateBytes: encoderCache.data.byteLength + decoderCache.data.byteLength };
+    } catch (error) {
+      if (isStateLost(this.state)) this.state = freshModelState();
+      throw error;
+    }
+  }
+
+  reset(): void {
+    this.generation++;
+    this.state = freshModelState();
+  }
+
+  close(): void {
+    this.reset();
   }
 }

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { DynamicBatcher } from '../batching/dynamic-batcher.ts';
 import { AppError } from '../errors.ts';
 import { messageBytes, requestArrays, transferListOf, type InjectedFault, type ModelBatchRequest, type ModelBatchResponse } from './batch-messages.ts';
-import { ChunkTranslator, type BatchItem, type BatchOutput } from './chunk-translator.ts';
+import { CarriedStateBackend, ChunkTranslator, type BatchItem, type BatchOutput } from './chunk-translator.ts';
 import type { DeviceGroupOptions, EngineOptions } from './engine-options.ts';
 import type { ModelPackage } from './manifest.ts';
 import { checkModelsFit } from './model-size-check.ts';
@@ -112,7 +112,7 @@ export class Engine implements TranslationEngine {
         run: (lane, items) => this.runBatch(group, model, lane, items),
       }, this.submittedAt);
       const beamSize = this.options.beamSize ?? pkg.manifest.generation.beamSize;
-      group.lanes.set(model, { pkg, batcher, translator: new ChunkTranslator(pkg, batcher, beamSize) });
+      group.lanes.set(model, { pkg, batcher, translator: new ChunkTranslator(pkg, (phase, item) => batcher.submit(phase, item), beamSize) });
     }
     group.pool.onIdle(() => {
       for (const lane of group.lanes.values()) lane.batcher.poke();
@@ -253,8 +253,9 @@ export class Engine implements TranslationEngine {
     if (!lane || !pair) throw new AppError('internal', 'model lane vanished');
     group.openStreams++;
     this.openStreamCount++;
-    return new EngineStream(lane.translator, {
-      key: randomUUID(),
+    const key = randomUUID();
+    return new EngineStream(new CarriedStateBackend(lane.translator, key, options.languagePair), {
+      key,
       languagePair: options.languagePair,
       latencyMultiplier: options.latencyMultiplier,
       maxLatencyMultiplier: pkg.manifest.audio.maxLatencyMultiplier,

@@ -1,7 +1,18 @@
 import { AppError, isAppError } from '../errors.ts';
-import { freshModelState, isStateLost, type ChunkTranslator, type ModelState } from './chunk-translator.ts';
-import { chunkSamples } from './manifest.ts';
+import { chunkSamples, type ModelManifest } from './manifest.ts';
+import type { ChunkDone } from './resident-messages.ts';
 import type { StreamListener, TranslationStream } from './translation-engine.ts';
+
+/** Where a stream's chunks are translated and its model context is kept. */
+export interface ChunkBackend {
+  readonly manifest: ModelManifest;
+  /** Translates the next chunk with the stream's context and advances it. */
+  translate(audio: Float32Array, multiplier: number): Promise<ChunkDone>;
+  /** Fresh context; a chunk in flight stops at its next step (its result is never delivered). */
+  reset(): void;
+  /** Releases the context; a chunk in flight stops at its next step. */
+  close(): void;
+}
 
 const SAMPLES_PER_MS = 16;
 
@@ -52,7 +63,7 @@ export class EngineStream implements TranslationStream {
   private readonly queue: QueuedChunk[] = [];
   private inFlightSamples = 0;
   private isRunning = false;
-  private state: ModelState = freshModelState();
+  private stateBytes = 0;
   private generation = 0;
   private chunkIndex = 0;
   private consumedSamples = 0;
@@ -63,7 +74,7 @@ export class EngineStream implements TranslationStream {
   private idleWaiters: (() => void)[] = [];
 
   constructor(
-    private readonly translator: ChunkTranslator,
+    private readonly backend: ChunkBackend,
     private readonly options: EngineStreamOptions,
   ) {
     this.languagePair = options.languagePair;
@@ -85,9 +96,9 @@ export class EngineStream implements TranslationStream {
   get isClosed(): boolean {
     return this.closed;
   }
-  /** Bytes of model state (encoder + decoder caches) held between chunks. */
+  /** Bytes of model state (encoder + decoder caches) held between chunks, as of the last chunk. */
   get modelStateBytes(): number {
-    return this.state.encoderCache.data.byteLength + this.state.decoderCache.data.byteLength;
+    return this.stateBytes;
   }
 
   setLatencyMultiplier(multiplier: number): void {
@@ -113,7 +124,7 @@ export class EngineStream implements TranslationStream {
 
   flush(): Promise<void> {
     if (this.buffered > 0 && !this.closed) {
-      const size = chunkSamples(this.translator.pkg.manifest, this.multiplier);
+      const size = chunkSamples(this.backend.manifest, this.multiplier);
       // The padded tail is a whole chunk of work: it counts in full against the limit, so that
       // pairs of a 1-sample frame and EOF cannot queue unbounded work while counting 1 sample each.
       if (this.unprocessedSamples() - this.buffered + Math.max(size, this.buffered) > this.options.maxPendingSamples) {
@@ -130,24 +141,32 @@ export class EngineStream implements TranslationStream {
   }
 
   reset(): void {
-    this.generation++;
-    this.queue.length = 0;
-    this.tail = new Float32Array(0);
-    this.tailStart = 0;
-    this.buffered = 0;
-    this.state = freshModelState();
-    this.chunkIndex = 0;
-    this.consumedSamples = 0;
-    this.received = 0;
-    this.text = '';
+    this.clear();
+    this.backend.reset();
     this.settleIfIdle();
   }
 
   close(): void {
     if (this.closed) return;
-    this.reset();
+    this.clear();
+    this.backend.close();
     this.closed = true;
+    this.settleIfIdle();
     this.options.onClosed();
+  }
+
+  /** Drops queued audio and text; results of the chunk in flight will be ignored. */
+  private clear(): void {
+    this.generation++;
+    this.queue.length = 0;
+    this.tail = new Float32Array(0);
+    this.tailStart = 0;
+    this.buffered = 0;
+    this.stateBytes = 0;
+    this.chunkIndex = 0;
+    this.consumedSamples = 0;
+    this.received = 0;
+    this.text = '';
   }
 
   /** Work held by the stream in samples: queued and in-flight chunks at their padded size. */
@@ -183,7 +202,7 @@ export class EngineStream implements TranslationStream {
 
   private cutChunks(): void {
     for (;;) {
-      const size = chunkSamples(this.translator.pkg.manifest, this.multiplier);
+      const size = chunkSamples(this.backend.manifest, this.multiplier);
       if (this.buffered < size) return;
       const audio = new Float32Array(size);
       this.takeInto(audio, size);
@@ -213,9 +232,9 @@ export class EngineStream implements TranslationStream {
     const generation = this.generation;
     const index = this.chunkIndex++;
     try {
-      const result = await this.translator.translate(this.options.key, this.state, chunk.audio, chunk.multiplier, this.languagePair);
+      const result = await this.backend.translate(chunk.audio, chunk.multiplier);
       if (generation !== this.generation || this.closed) return;
-      this.state = result.state;
+      this.stateBytes = result.stateBytes;
       this.consumedSamples += chunk.realSamples;
       if (result.text) this.text = this.text ? `${this.text}${this.options.joiner}${result.text}` : result.text;
       this.options.onChunkSettled(true);
@@ -228,13 +247,11 @@ export class EngineStream implements TranslationStream {
         latencyMultiplier: chunk.multiplier,
         processingMs: this.options.now() - chunk.completedAt,
         isFinal: chunk.isFinal,
-        contextTokens: result.state.decoderCache.length,
+        contextTokens: result.contextTokens,
       });
     } catch (error) {
       if (generation !== this.generation || this.closed) return;
       this.consumedSamples += chunk.realSamples;
-      // The chunk's caches went to a worker that failed: start a fresh context, keep the text.
-      if (isStateLost(this.state)) this.state = freshModelState();
       this.options.onChunkSettled(false);
       const appError = isAppError(error) ? error : new AppError('internal', 'translation failed', { cause: error });
       this.options.listener?.onError?.(appError, index);

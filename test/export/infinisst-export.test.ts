@@ -111,7 +111,7 @@ test('the model runner and chunk policy reproduce the PyTorch reference tokens c
       lane === 'prefill' ? runner.prefill(items.flatMap((i) => ('prefill' in i ? [i.prefill] : []))) : runner.decode(items.flatMap((i) => ('decode' in i ? [i.decode] : []))),
   });
   t.after(() => batcher.close());
-  const translator = new ChunkTranslator(pkg, batcher, ref.beamSize);
+  const translator = new ChunkTranslator(pkg, (lane, item) => batcher.submit(lane, item), ref.beamSize);
   const size = chunkSamples(pkg.manifest, 2);
   let state = freshModelState();
   const tokens: number[][] = [];
