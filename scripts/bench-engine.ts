@@ -40,8 +40,9 @@ Every row reports, beside throughput and latency: decodeRows, decodeRowsPerWorke
 decodeGflopsPerWorker (decode FLOPs: 2 × decoder parameters per row plus attention over each row's
 context, divided by decode worker-seconds), matmulPeakGflops (one onnxruntime thread multiplying
 128 rows by the decoder's widest weight matrix, measured at the start of this run),
-decodeEfficiency (the two divided), bytesPerDecodeStep (bytes of the decode requests and answers
-that crossed between threads, per decode row), cacheBytesCopiedPerDecodeRow (cache bytes copied
+decodeEfficiency (the two divided), bytesPerDecodeStep (bytes of every message that crossed
+between the main thread and the workers while timed — chunks, results, batch reports — per decode
+row), cacheBytesCopiedPerDecodeRow (cache bytes copied
 to build and unpack batch tensors), eventLoopP99Ms (main thread), peakRssMiB and
 estimatedPeakMiB. The last line is every row as JSON.`;
 

@@ -174,7 +174,6 @@ class DecodeTally {
     this.decodeBatches++;
     this.rows += batch.rows;
     this.attendedSlots += batch.attendedSlots;
-    this.bytes += batch.bytesToWorker + batch.bytesFromWorker;
     this.copied += batch.cacheBytesCopied;
     this.decodeWorkerMs += batch.workerComputeMs;
   }
@@ -235,6 +234,7 @@ export async function runBenchRow(model: BenchModel, config: RowConfig, matmulPe
     if (config.warmTokens > 0) await warmUp(streams, (index) => contexts[index] ?? 0, model, config);
     const audio = streams.map((_, index) => testAudio(16000 * config.seconds, index + 1));
     probe.onTimingStart?.(engine);
+    const trafficBefore = engine.threadTraffic();
     timing = true;
     tally.timing = true;
     loopDelay.enable();
@@ -263,6 +263,8 @@ export async function runBenchRow(model: BenchModel, config: RowConfig, matmulPe
     timing = false;
     tally.timing = false;
     probe.onTimingEnd?.(engine);
+    const trafficAfter = engine.threadTraffic();
+    tally.bytes = trafficAfter.toWorkers - trafficBefore.toWorkers + trafficAfter.fromWorkers - trafficBefore.fromWorkers;
     peakRss = Math.max(peakRss, process.memoryUsage.rss());
     const decodeSeconds = tally.decodeWorkerMs / 1000;
     const gflops = decodeSeconds > 0 ? decodeFlops(model.decoder, tally.rows, tally.attendedSlots) / decodeSeconds / 1e9 : 0;

@@ -113,6 +113,8 @@ export class ChunkTranslator {
       if (isCancelled()) throw new AppError('chunkCancelled');
     };
     stopIfCancelled();
+    // Read before submitting: a step handed to another thread may move (detach) its arrays.
+    const baseNextPosition = state.decoderNextPosition + inputIds.length;
     const prefill = (await this.submit('prefill', {
       key,
       prefill: {
@@ -128,7 +130,6 @@ export class ChunkTranslator {
     })) as PrefillOutput;
 
     let baseCache = prefill.decoderCache;
-    const baseNextPosition = state.decoderNextPosition + inputIds.length;
     let beams: Hypothesis[] = startBeams({ topIds: prefill.topIds, topLogProbs: prefill.topLogProbs }, config);
     while (beams.some((b) => !b.isFinished)) {
       stopIfCancelled();

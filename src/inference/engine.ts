@@ -16,6 +16,8 @@ import { WorkerPool } from './worker-pool.ts';
 const WORKER_SCRIPT = new URL('./model-worker.ts', import.meta.url);
 
 export type { BatchObservation, DeviceLoad, EngineObserver, PlacementOptions, PlacementStrategy } from './engine-observation.ts';
+import { ResidentEngine } from './engine/resident-engine.ts';
+export type Engine = ResidentEngine;
 
 /** One device group's workers and, per model it serves, a batcher and the policy on top. */
 interface DeviceGroup {
@@ -29,7 +31,7 @@ interface DeviceGroup {
  * The inference engine: model packages on worker pools (one per device group), a dynamic
  * batcher per model and group, and streams that turn audio into cumulative text.
  */
-export class Engine implements TranslationEngine {
+export class CarryingEngine implements TranslationEngine {
   private readonly pairToModel = new Map<string, ModelPackage>();
   private openStreamCount = 0;
   private chunksProcessed = 0;
@@ -55,7 +57,7 @@ export class Engine implements TranslationEngine {
   }
 
   /** Loads every package, starts the workers (they load the graphs) and wires the batchers. */
-  static async create(options: EngineOptions & PlacementOptions): Promise<Engine> {
+  static async create(options: EngineOptions & PlacementOptions): Promise<CarryingEngine> {
     const packages = await discoverPackages(options);
     const groups: DeviceGroup[] = [];
     try {
@@ -91,7 +93,7 @@ export class Engine implements TranslationEngine {
       throw error;
     }
     if (groups.length === 0) throw new AppError('modelInvalid', 'no device group serves any loaded language pair; check the devices section of the config');
-    const engine = new Engine(options, groups, packages, { ...options.batching });
+    const engine = new CarryingEngine(options, groups, packages, { ...options.batching });
     for (const group of groups) engine.wireGroup(group, packages);
     for (const info of engine.languagePairs()) options.logger?.info({ ...info }, 'language pair ready');
     return engine;
@@ -350,6 +352,6 @@ export class Engine implements TranslationEngine {
 }
 
 /** Builds a ready engine. Throws AppError('modelInvalid') with a clear message when models are missing or broken. */
-export function createEngine(options: EngineOptions & PlacementOptions): Promise<Engine> {
-  return Engine.create(options);
+export function createEngine(options: EngineOptions & PlacementOptions): Promise<ResidentEngine> {
+  return ResidentEngine.create(options);
 }

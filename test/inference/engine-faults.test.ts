@@ -4,7 +4,7 @@ import { collector, startEngine, streamAll, testAudio } from '../support/engine-
 
 const PAIR = 'English -> Spanish';
 
-test('a crashed worker is replaced: the affected session gets an error and keeps translating, others are untouched', async (t) => {
+test('a crashed worker is replaced: the sessions it hosted lose one chunk and their context, not their text; the other worker\'s are untouched', async (t) => {
   const engine = await startEngine({ devices: [{ device: 'cpu', workers: 2, intraOpThreads: 1 }] });
   t.after(() => engine.close());
   const affected = collector();
@@ -20,11 +20,39 @@ test('a crashed worker is replaced: the affected session gets an error and keeps
   assert.match(affected.errors[0]?.error.message ?? '', /crashed/);
   assert.deepEqual(affected.chunks.map((r) => r.chunkIndex), [1, 2], 'the affected session recovers on its next chunks');
   for (const c of others) {
-    assert.equal(c.errors.length, 0);
-    assert.equal(c.chunks.length, 4);
+    assert.ok(c.errors.length <= 1, 'a session hosted by the crashed worker loses the chunk in flight, no more');
+    assert.equal(c.chunks.length + c.errors.length, 4);
   }
+  assert.ok(others.some((c) => c.errors.length === 0), 'sessions on the other worker never notice');
   assert.equal(engine.stats().workerRestarts, 1);
   assert.equal(engine.stats().workers.length, 2);
+});
+
+test('a failing row fails only its own session: bystanders in the same model and the same batches get their fault-free output', async (t) => {
+  const engine = await startEngine();
+  t.after(() => engine.close());
+  const seeds = [61, 62, 63, 64];
+  const run = async () => {
+    const collectors = seeds.map(() => collector());
+    const streams = collectors.map((c) => engine.openStream({ languagePair: PAIR, latencyMultiplier: 1, listener: c.listener }));
+    await Promise.all(streams.map((s, i) => streamAll(s, testAudio(15360 * 3, seeds[i] ?? 0))));
+    for (const s of streams) s.close();
+    return collectors;
+  };
+  const clean = await run();
+  const batches: { ok: boolean; items: number }[] = [];
+  engine.addObserver({ onBatch: (batch) => batches.push(batch) });
+  engine.injectWorkerFault('row', 'tiny-en-es');
+  const faulty = await run();
+  const [victim, ...bystanders] = faulty;
+  assert.equal(victim?.errors.length, 1, 'the first session to send a chunk got the fault');
+  assert.equal(victim?.chunks.length, 2);
+  bystanders.forEach((c, i) => {
+    assert.equal(c.errors.length, 0);
+    assert.deepEqual(c.chunks.map((r) => r.newText), clean[i + 1]?.chunks.map((r) => r.newText));
+  });
+  assert.ok(batches.some((batch) => !batch.ok && batch.items > 1), 'the failing row shared a batch with bystanders');
+  assert.equal(engine.stats().workerRestarts, 0, 'no worker died');
 });
 
 test('a hung worker misses its deadline, is replaced, and the session continues', async (t) => {

@@ -28,7 +28,7 @@ function words(text: string): string[] {
 test('evaluation mode from /init records delays per unit; an empty output does not shift later attributions (W7)', async (t) => {
   const { app, engine } = await buildTestApp(t);
   // With this audio the Italian model writes text for chunk 0, waits on chunk 1, writes again on chunk 2.
-  const audio = concatAudio(speech(2 * chunk2, 3), speech(chunk2, 1));
+  const audio = concatAudio(speech(2 * chunk2, 8), speech(chunk2, 1));
   const reference = await referenceRun(engine.real, { languagePair: IT, steps: [audio] });
   assert.deepEqual(reference.map((chunk) => chunk.newText !== ''), [true, false, true], 'precondition: an empty chunk between two with text');
   const [first, , third] = reference;

@@ -89,21 +89,17 @@ const rowsOf = (phase: PhaseStats | undefined): number => Object.entries(phase?.
 
 test("the bench's row and byte counts equal the batcher's histogram and the messages at the thread boundary", async (t) => {
   const model = await resolveBenchModel('tiny', PAIR);
-  // Count every decode message crossing between threads while the row is timed.
+  // Count every message crossing between the threads while the row is timed.
   let counting = false;
   let boundary = 0;
   const originalPost = Worker.prototype.postMessage;
   const originalEmit = Worker.prototype.emit;
-  const isDecode = (message: unknown, kind: string): message is { payload: unknown } => {
-    const m = message as { kind?: unknown; payload?: { kind?: unknown } } | null;
-    return m?.kind === kind && m.payload?.kind === 'decode';
-  };
   Worker.prototype.postMessage = function (this: Worker, message: unknown, transfer?: Parameters<Worker['postMessage']>[1]) {
-    if (counting && isDecode(message, 'run')) boundary += boundaryBytes(message.payload);
+    if (counting) boundary += boundaryBytes(message);
     return originalPost.call(this, message, transfer);
   };
   Worker.prototype.emit = function (this: Worker, event: string | symbol, ...args: unknown[]) {
-    if (counting && event === 'message' && isDecode(args[0], 'result')) boundary += boundaryBytes(args[0].payload);
+    if (counting && event === 'message') boundary += boundaryBytes(args[0]);
     return originalEmit.call(this, event, ...args);
   };
   t.after(() => {

@@ -92,12 +92,15 @@ export class StepLoop {
       results = (await this.#run(lane, items)).map((output) => ({ output }));
     } catch (batchError) {
       results = [];
-      for (const item of items) {
-        try {
-          const [output] = await this.#run(lane, [item]);
-          results.push(output ? { output } : { failure: new AppError('internal', 'the model returned no output for a row') });
-        } catch (error) {
-          results.push({ failure: items.length === 1 ? batchError : error });
+      if (items.length === 1) results.push({ failure: batchError });
+      else {
+        for (const item of items) {
+          try {
+            const [output] = await this.#run(lane, [item]);
+            results.push(output ? { output } : { failure: new AppError('internal', 'the model returned no output for a row') });
+          } catch (error) {
+            results.push({ failure: error });
+          }
         }
       }
     }

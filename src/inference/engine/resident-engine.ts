@@ -1,0 +1,447 @@
+/**
+ * Main thread: the engine whose sessions live in their worker. It loads the manifests, starts the
+ * workers of each device group, places every session on one worker when its first chunk arrives
+ * (the least loaded live worker of its group) and routes its chunks there; it reports batches and
+ * statistics. It never touches a tensor: per decode step nothing crosses threads but a small batch
+ * observation, and per chunk the audio goes in and the text comes out.
+ */
+import { randomUUID } from 'node:crypto';
+import { validateBatchSettings } from '../../batching/batch-settings.ts';
+import { AppError } from '../../errors.ts';
+import type { DeviceGroupOptions, EngineOptions } from '../engine-options.ts';
+import type { BatchObservation, DeviceLoad, EngineObserver, PlacementOptions } from '../engine-observation.ts';
+import type { ModelPackage } from '../manifest.ts';
+import { discoverPackages } from '../model-discovery.ts';
+import { checkModelsFit } from '../model-size-check.ts';
+import type { ChunkDone, ResidentFault, StepObservation } from '../resident-messages.ts';
+import type { BatchingSettings, EngineStats, LanguagePairInfo, PhaseStats, StreamListener, TranslationEngine, TranslationStream, WorkerStats } from '../translation-engine.ts';
+import { EngineStream, type ChunkBackend } from '../translation-stream.ts';
+import type { ResidentWorkerData } from '../worker/worker-main.ts';
+import { ResidentWorker } from './resident-worker.ts';
+
+const WORKER_SCRIPT = new URL('../worker/worker-main.ts', import.meta.url);
+
+/** One device group: its workers and the models they all load. */
+interface DeviceGroup {
+  options: DeviceGroupOptions;
+  workers: ResidentWorker[];
+  models: Map<string, ModelPackage>;
+  openStreams: number;
+  /** Chunks waiting for any worker of the group to be live again. */
+  liveWaiters: Set<() => void>;
+}
+
+const emptyPhase = (): PhaseStats => ({
+  queueDepth: 0, oldestWaitMs: null, batches: 0, items: 0, batchSizeHistogram: {}, flushReasons: { full: 0, timeout: 0, idle: 0 },
+  computeMsTotal: 0, computeMsMean: 0, waitMsMean: 0, rejected: 0,
+});
+
+/** Sums one phase's statistics over the workers that run it. */
+function sumPhases(phases: readonly PhaseStats[]): PhaseStats {
+  const total = emptyPhase();
+  let waitMsTotal = 0;
+  for (const phase of phases) {
+    total.queueDepth += phase.queueDepth;
+    if (phase.oldestWaitMs !== null) total.oldestWaitMs = Math.max(total.oldestWaitMs ?? 0, phase.oldestWaitMs);
+    total.batches += phase.batches;
+    total.items += phase.items;
+    for (const [size, count] of Object.entries(phase.batchSizeHistogram)) total.batchSizeHistogram[size] = (total.batchSizeHistogram[size] ?? 0) + count;
+    total.flushReasons.full += phase.flushReasons.full;
+    total.flushReasons.timeout += phase.flushReasons.timeout;
+    total.flushReasons.idle += phase.flushReasons.idle;
+    total.computeMsTotal += phase.computeMsTotal;
+    waitMsTotal += phase.waitMsMean * phase.items;
+    total.rejected += phase.rejected;
+  }
+  total.computeMsMean = total.batches > 0 ? total.computeMsTotal / total.batches : 0;
+  total.waitMsMean = total.items > 0 ? waitMsTotal / total.items : 0;
+  return total;
+}
+
+export class ResidentEngine implements TranslationEngine {
+  private readonly pairToModel = new Map<string, ModelPackage>();
+  private openStreamCount = 0;
+  private chunksProcessed = 0;
+  private chunkErrors = 0;
+  private isClosing = false;
+  private readonly observers = new Set<EngineObserver>();
+  private readonly roundRobinNext = new Map<string, number>();
+  /** A fault for the next chunk of `model` (or of any model), sent to the worker that gets it. */
+  private pendingFault: { fault: ResidentFault; model: string | undefined } | undefined;
+  private batching: BatchingSettings;
+
+  private constructor(
+    private readonly options: EngineOptions & PlacementOptions,
+    private readonly groups: DeviceGroup[],
+    packages: ModelPackage[],
+  ) {
+    this.batching = { ...options.batching };
+    for (const pkg of packages) {
+      for (const pair of Object.keys(pkg.manifest.languagePairs)) {
+        if (this.pairToModel.has(pair)) options.logger?.warn({ pair, model: pkg.manifest.name }, 'language pair served by two packages; keeping the first');
+        else this.pairToModel.set(pair, pkg);
+      }
+    }
+  }
+
+  /** Loads every package, starts the workers (they load the graphs) and resolves when all are ready. */
+  static async create(options: EngineOptions & PlacementOptions): Promise<ResidentEngine> {
+    validateBatchSettings(options.batching);
+    const packages = await discoverPackages(options);
+    const groups: DeviceGroup[] = [];
+    const engine = new ResidentEngine(options, groups, packages);
+    try {
+      for (const groupOptions of options.devices) {
+        const served = packages.filter((pkg) => !groupOptions.languagePairs?.length || Object.keys(pkg.manifest.languagePairs).some((p) => groupOptions.languagePairs?.includes(p)));
+        if (served.length === 0) continue;
+        // Fail with a sentence, not an allocation error deep inside onnxruntime, when the
+        // weights (loaded once per worker) do not fit the device.
+        const fit = await checkModelsFit(served, {
+          device: groupOptions.device,
+          workers: groupOptions.workers,
+          ...(groupOptions.memoryBudgetBytes !== undefined ? { budgetBytes: groupOptions.memoryBudgetBytes } : {}),
+        });
+        options.logger?.info({ device: groupOptions.device, requiredBytes: fit.requiredBytes, availableBytes: fit.availableBytes }, 'model memory check');
+        const group: DeviceGroup = { options: groupOptions, workers: [], models: new Map(served.map((pkg) => [pkg.manifest.name, pkg])), openStreams: 0, liveWaiters: new Set() };
+        groups.push(group);
+        for (let index = 0; index < groupOptions.workers; index++) group.workers.push(engine.newWorker(group, index, served));
+        const started = await Promise.allSettled(group.workers.map((worker) => worker.start()));
+        const failure = started.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
+        if (failure) throw failure.reason;
+        options.logger?.info({ device: groupOptions.device, workers: group.workers.map((w) => ({ id: w.index, provider: w.info?.provider })) }, 'workers started');
+      }
+    } catch (error) {
+      await Promise.allSettled(groups.flatMap((group) => group.workers.map((worker) => worker.close(0))));
+      throw error;
+    }
+    if (groups.length === 0) throw new AppError('modelInvalid', 'no device group serves any loaded language pair; check the devices section of the config');
+    for (const info of engine.languagePairs()) options.logger?.info({ ...info }, 'language pair ready');
+    return engine;
+  }
+
+  private newWorker(group: DeviceGroup, index: number, served: ModelPackage[]): ResidentWorker {
+    return new ResidentWorker({
+      index,
+      label: `inference worker models@${group.options.device}#${index}`,
+      script: WORKER_SCRIPT,
+      workerData: (): ResidentWorkerData => ({
+        packageDirs: served.map((pkg) => pkg.dir),
+        providers: this.options.executionProviders ?? [],
+        device: group.options.device,
+        intraOpThreads: group.options.intraOpThreads,
+        ...(this.options.beamSize !== undefined ? { beamSize: this.options.beamSize } : {}),
+        batching: this.batching,
+      }),
+      deadlineMs: this.options.requestDeadlineMs,
+      ...(this.options.logger ? { logger: this.options.logger } : {}),
+      measuresTraffic: () => this.measuresTraffic(),
+      onBatch: (observation, worker) => this.observeBatch(group, worker, observation),
+      onLive: () => {
+        const waiters = [...group.liveWaiters];
+        group.liveWaiters.clear();
+        for (const wake of waiters) wake();
+      },
+    });
+  }
+
+  /**
+   * Bytes of every message between this thread and the workers (chunks, results, batch reports),
+   * counted while an observer sets `measuresTraffic` (the benchmark).
+   */
+  threadTraffic(): { toWorkers: number; fromWorkers: number } {
+    const workers = this.groups.flatMap((group) => group.workers);
+    return {
+      toWorkers: workers.reduce((sum, worker) => sum + worker.trafficToWorker, 0),
+      fromWorkers: workers.reduce((sum, worker) => sum + worker.trafficFromWorker, 0),
+    };
+  }
+
+  private measuresTraffic(): boolean {
+    for (const observer of this.observers) if (observer.measuresTraffic === true) return true;
+    return false;
+  }
+
+  private observeBatch(group: DeviceGroup, worker: ResidentWorker, step: StepObservation): void {
+    if (this.observers.size === 0) return;
+    const observation: BatchObservation = {
+      model: step.model, device: group.options.device, phase: step.phase, items: step.items, rows: step.rows, waitsMs: step.waitsMs,
+      computeMs: step.computeMs, workerComputeMs: step.computeMs, attendedSlots: step.attendedSlots,
+      // Nothing crosses threads per batch any more; see threadTraffic() for what does.
+      bytesToWorker: 0, bytesFromWorker: 0, cacheBytesCopied: step.cacheBytesCopied,
+      ok: step.failedItems === 0,
+    };
+    this.notify((o) => o.onBatch?.(observation));
+  }
+
+  private notify(call: (observer: EngineObserver) => void): void {
+    for (const observer of this.observers) {
+      try {
+        call(observer);
+      } catch {
+        // Metrics must never break inference.
+      }
+    }
+  }
+
+  /** Adds a batch/chunk observer (metrics); returns the function that removes it. Never throws. */
+  addObserver(observer: EngineObserver): () => void {
+    this.observers.add(observer);
+    return () => this.observers.delete(observer);
+  }
+
+  deviceLoads(): DeviceLoad[] {
+    return this.groups.map((group) => {
+      const phases = group.workers.flatMap((worker) => [...worker.modelStats().values()].flatMap((stats) => Object.values(stats)));
+      return {
+        device: group.options.device,
+        languagePairs: [...group.models.values()].flatMap((pkg) => Object.keys(pkg.manifest.languagePairs)),
+        workers: group.workers.length,
+        liveWorkers: group.workers.filter((worker) => worker.state === 'live').length,
+        busyWorkers: group.workers.filter((worker) => worker.isBusy).length,
+        openStreams: group.openStreams,
+        queueDepth: phases.reduce((sum, phase) => sum + phase.queueDepth, 0),
+        batchesRun: group.workers.reduce((sum, worker) => sum + worker.batchesRun, 0),
+        restarts: group.workers.reduce((sum, worker) => sum + worker.restarts, 0),
+        freeMemoryBytes: this.options.freeMemoryBytes?.(group.options.device) ?? null,
+      };
+    });
+  }
+
+  /**
+   * Picks the group for a new stream. Least-loaded: fewest open streams per live worker (a group
+   * whose workers are all down is last). Round-robin: the next group serving the pair. Most free
+   * memory: the largest free memory; unknown memory or a tie falls back to least-loaded.
+   */
+  private placeGroup(languagePair: string, candidates: DeviceGroup[]): DeviceGroup {
+    const live = (group: DeviceGroup): number => group.workers.filter((worker) => worker.state === 'live').length;
+    const loadOf = (group: DeviceGroup): number => (live(group) > 0 ? group.openStreams / live(group) : Number.POSITIVE_INFINITY);
+    const leastLoaded = (groups: DeviceGroup[]): DeviceGroup => groups.reduce((a, b) => (loadOf(b) < loadOf(a) ? b : a));
+    const strategy = this.options.placement ?? 'least-loaded';
+    if (candidates.length === 1 || strategy === 'least-loaded') return leastLoaded(candidates);
+    if (strategy === 'round-robin') {
+      const next = this.roundRobinNext.get(languagePair) ?? 0;
+      this.roundRobinNext.set(languagePair, (next + 1) % candidates.length);
+      return candidates[next % candidates.length] ?? leastLoaded(candidates);
+    }
+    const free = candidates.map((group) => this.options.freeMemoryBytes?.(group.options.device) ?? null);
+    if (free.some((bytes) => bytes === null)) return leastLoaded(candidates);
+    const most = Math.max(...free.map((bytes) => bytes ?? 0));
+    // Within 1% counts as equal (CPU groups share one free-memory figure).
+    return leastLoaded(candidates.filter((_, index) => (free[index] ?? 0) >= most * 0.99));
+  }
+
+  /**
+   * The worker that hosts a session from its next chunk on: the live worker of the group hosting
+   * the fewest sessions. Waits up to the request deadline for one to come back when none is live.
+   */
+  async placeSession(group: DeviceGroup, stream: string): Promise<ResidentWorker> {
+    const pick = (): ResidentWorker | undefined => {
+      const worker = group.workers
+        .filter((candidate) => candidate.state === 'live')
+        .reduce<ResidentWorker | undefined>((best, candidate) => (!best || candidate.hostedCount < best.hostedCount ? candidate : best), undefined);
+      // Counted at once, so that sessions placed in the same turn spread over the workers.
+      worker?.adopt(stream);
+      return worker;
+    };
+    const now = pick();
+    if (now) return now;
+    if (this.isClosing) throw new AppError('engineClosed');
+    const deadlineMs = this.options.requestDeadlineMs;
+    return new Promise<ResidentWorker>((resolve, reject) => {
+      const wake = (): void => {
+        clearTimeout(timer);
+        const worker = pick();
+        if (worker) resolve(worker);
+        else reject(new AppError('workerFailed', `no inference worker on ${group.options.device} is running`));
+      };
+      const timer = setTimeout(() => {
+        group.liveWaiters.delete(wake);
+        reject(new AppError('deadlineExceeded', `no inference worker on ${group.options.device} came back within ${deadlineMs} ms`));
+      }, deadlineMs);
+      group.liveWaiters.add(wake);
+    });
+  }
+
+  /** Sends the armed fault, if it is for this model, to the worker about to run its chunk. */
+  takeFaultFor(model: string, worker: ResidentWorker, stream: string): void {
+    const pending = this.pendingFault;
+    if (!pending || (pending.model !== undefined && pending.model !== model)) return;
+    this.pendingFault = undefined;
+    worker.send({ kind: 'fault', fault: pending.fault, model, stream });
+  }
+
+  languagePairs(): LanguagePairInfo[] {
+    return [...this.pairToModel.entries()].map(([languagePair, pkg]) => {
+      const group = this.groups.find((g) => g.models.has(pkg.manifest.name));
+      const worker = group?.workers.find((w) => w.info !== null);
+      return {
+        languagePair,
+        modelName: pkg.manifest.name,
+        device: group?.options.device ?? 'none',
+        provider: worker?.info?.provider ?? 'unknown',
+        maxLatencyMultiplier: pkg.manifest.audio.maxLatencyMultiplier,
+      };
+    });
+  }
+
+  isServed(languagePair: string): boolean {
+    const pkg = this.pairToModel.get(languagePair);
+    return pkg !== undefined && this.groups.some((g) => g.models.has(pkg.manifest.name));
+  }
+
+  openStream(options: { languagePair: string; latencyMultiplier: number; listener?: StreamListener }): TranslationStream {
+    if (this.isClosing) throw new AppError('engineClosed');
+    const pkg = this.pairToModel.get(options.languagePair);
+    const candidates = pkg ? this.groups.filter((g) => g.models.has(pkg.manifest.name)) : [];
+    const pair = pkg?.manifest.languagePairs[options.languagePair];
+    if (!pkg || !pair || candidates.length === 0) {
+      throw new AppError('unsupportedLanguagePair', `language pair "${options.languagePair}" is not served; served: ${[...this.pairToModel.keys()].join(', ')}`);
+    }
+    const group = this.placeGroup(options.languagePair, candidates);
+    const key = randomUUID();
+    const stream = new EngineStream(new ResidentBackend(this, group, pkg, key, options.languagePair), {
+      key,
+      languagePair: options.languagePair,
+      latencyMultiplier: options.latencyMultiplier,
+      maxLatencyMultiplier: pkg.manifest.audio.maxLatencyMultiplier,
+      joiner: pair.targetJoiner,
+      highWaterSamples: this.options.streamHighWaterMs * 16,
+      maxPendingSamples: this.options.streamMaxPendingMs * 16,
+      listener: this.observedListener(options.languagePair, group.options.device, options.listener),
+      now: () => performance.now(),
+      onChunkSettled: (ok) => (ok ? this.chunksProcessed++ : this.chunkErrors++),
+      onClosed: () => {
+        group.openStreams--;
+        this.openStreamCount--;
+      },
+    });
+    group.openStreams++;
+    this.openStreamCount++;
+    return stream;
+  }
+
+  private observedListener(languagePair: string, device: string, listener: StreamListener | undefined): StreamListener {
+    return {
+      onChunk: (result) => {
+        this.notify((o) => o.onChunk?.({ languagePair, device, processingMs: result.processingMs }));
+        listener?.onChunk?.(result);
+      },
+      onError: (error, chunkIndex) => listener?.onError?.(error, chunkIndex),
+      onDrain: () => listener?.onDrain?.(),
+    };
+  }
+
+  get closing(): boolean {
+    return this.isClosing;
+  }
+
+  batchingSettings(): BatchingSettings {
+    return { ...this.batching };
+  }
+
+  configureBatching(patch: Partial<BatchingSettings>): BatchingSettings {
+    const next = { ...this.batching, ...patch };
+    const problems: string[] = [];
+    if (!Number.isInteger(next.maxBatchSize) || next.maxBatchSize < 1 || next.maxBatchSize > 1024) problems.push('maxBatchSize must be an integer from 1 to 1024');
+    if (!Number.isFinite(next.maxWaitMs) || next.maxWaitMs < 0 || next.maxWaitMs > 10_000) problems.push('maxWaitMs must be from 0 to 10000');
+    if (!Number.isInteger(next.maxQueueSize) || next.maxQueueSize < 1) problems.push('maxQueueSize must be a positive integer');
+    if (problems.length > 0) throw new AppError('badRequest', problems.join('; '));
+    this.batching = next;
+    // Every worker batches its own sessions: each gets the settings (and a replacement reads them at start).
+    for (const group of this.groups) for (const worker of group.workers) worker.send({ kind: 'configure', batching: next });
+    this.options.logger?.info({ batching: next }, 'batching reconfigured');
+    return { ...next };
+  }
+
+  /** Makes the next chunk's batch of `model` (or of any model) crash or hang its worker: recovery tests and drills. */
+  injectWorkerFault(fault: ResidentFault, model?: string): void {
+    this.pendingFault = { fault, model };
+  }
+
+  stats(): EngineStats {
+    const models: EngineStats['models'] = {};
+    const many = this.groups.length > 1;
+    for (const group of this.groups) {
+      for (const [model, pkg] of group.models) {
+        const perWorker = group.workers.flatMap((worker) => {
+          const stats = worker.modelStats().get(model);
+          return stats ? [stats] : [];
+        });
+        models[many ? `${model}@${group.options.device}` : model] = {
+          languagePairs: Object.keys(pkg.manifest.languagePairs),
+          prefill: sumPhases(perWorker.flatMap((stats) => (stats.prefill ? [stats.prefill] : []))),
+          decode: sumPhases(perWorker.flatMap((stats) => (stats.decode ? [stats.decode] : []))),
+        };
+      }
+    }
+    const workers: WorkerStats[] = this.groups.flatMap((group) => group.workers.map((worker) => ({
+      id: worker.index,
+      device: worker.info?.device ?? group.options.device,
+      provider: worker.info?.provider ?? 'unknown',
+      busy: worker.isBusy,
+      restarts: worker.restarts,
+      batchesRun: worker.batchesRun,
+    })));
+    return {
+      batching: this.batchingSettings(),
+      models,
+      workers,
+      workerRestarts: workers.reduce((sum, worker) => sum + worker.restarts, 0),
+      openStreams: this.openStreamCount,
+      chunksProcessed: this.chunksProcessed,
+      chunkErrors: this.chunkErrors,
+    };
+  }
+
+  /** Stops admitting streams, lets chunks in progress finish (up to graceMs), then stops the workers. */
+  async close(graceMs = 10_000): Promise<void> {
+    if (this.isClosing) return;
+    this.isClosing = true;
+    for (const group of this.groups) {
+      for (const wake of group.liveWaiters) wake();
+      group.liveWaiters.clear();
+    }
+    await Promise.allSettled(this.groups.flatMap((group) => group.workers.map((worker) => worker.close(graceMs))));
+  }
+}
+
+/** A stream's chunks go to the worker that hosts its context; after that worker died, to another. */
+class ResidentBackend implements ChunkBackend {
+  private worker: ResidentWorker | undefined;
+  private seq = 0;
+
+  constructor(
+    private readonly engine: ResidentEngine,
+    private readonly group: DeviceGroup,
+    private readonly pkg: ModelPackage,
+    private readonly key: string,
+    private readonly languagePair: string,
+  ) {}
+
+  get manifest(): ModelPackage['manifest'] {
+    return this.pkg.manifest;
+  }
+
+  async translate(audio: Float32Array, multiplier: number): Promise<ChunkDone> {
+    if (this.engine.closing) throw new AppError('engineClosed', 'the engine is shutting down');
+    // A worker that died forgot the session: its next chunk starts a fresh context wherever placed.
+    if (!this.worker || this.worker.state !== 'live' || !this.worker.hosts(this.key)) this.worker = await this.engine.placeSession(this.group, this.key);
+    const model = this.pkg.manifest.name;
+    this.engine.takeFaultFor(model, this.worker, this.key);
+    return this.worker.translate({ stream: this.key, model, languagePair: this.languagePair, seq: this.seq++, audio, multiplier });
+  }
+
+  reset(): void {
+    this.worker?.resetSession(this.key);
+  }
+
+  close(): void {
+    this.worker?.closeSession(this.key);
+    this.worker = undefined;
+  }
+}
+
+/** Builds a ready engine. Throws AppError('modelInvalid') with a clear message when models are missing or broken. */
+export function createResidentEngine(options: EngineOptions & PlacementOptions): Promise<ResidentEngine> {
+  return ResidentEngine.create(options);
+}
