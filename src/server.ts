@@ -12,7 +12,7 @@ import { toEngineOptions } from './config/engine-options.ts';
 import { ConfigError, defaultConfig, loadConfig } from './config/load-config.ts';
 import type { ServerConfig } from './config/schema.ts';
 import { isAppError } from './errors.ts';
-import { createEngine } from './inference/engine.ts';
+import { createEngine } from './inference/engine/engine.ts';
 import { createLogger } from './logging.ts';
 import { createYoutubeDownloader } from './media/media-services.ts';
 import type { YoutubeDownloader } from './media/youtube-downloader.ts';

@@ -6,7 +6,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { createEngine, type BatchObservation, type Engine } from '../../src/inference/engine.ts';
+import { createEngine, type BatchObservation, type Engine } from '../../src/inference/engine/engine.ts';
 import { chunkSamples, loadModelPackage, type ModelPackage } from '../../src/inference/manifest.ts';
 import type { ChunkResult, TranslationStream } from '../../src/inference/translation-engine.ts';
 import { testAudio } from '../../test/support/engine-fixtures.ts';
@@ -168,14 +168,14 @@ class DecodeTally {
   observe(batch: BatchObservation): void {
     if (!this.timing) return;
     if (batch.phase === 'prefill') {
-      this.prefillWorkerMs += batch.workerComputeMs;
+      this.prefillWorkerMs += batch.computeMs;
       return;
     }
     this.decodeBatches++;
     this.rows += batch.rows;
     this.attendedSlots += batch.attendedSlots;
     this.copied += batch.cacheBytesCopied;
-    this.decodeWorkerMs += batch.workerComputeMs;
+    this.decodeWorkerMs += batch.computeMs;
   }
 }
 

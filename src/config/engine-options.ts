@@ -1,7 +1,7 @@
 /** Maps the validated server configuration to the engine's options. */
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
-import type { PlacementOptions } from '../inference/engine.ts';
+import type { PlacementOptions } from '../inference/engine/engine.ts';
 import type { EngineOptions } from '../inference/engine-options.ts';
 import type { ServerConfig } from './schema.ts';
 

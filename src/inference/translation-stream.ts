@@ -1,6 +1,6 @@
 import { AppError, isAppError } from '../errors.ts';
 import { chunkSamples, type ModelManifest } from './manifest.ts';
-import type { ChunkDone } from './resident-messages.ts';
+import type { ChunkDone } from './messages.ts';
 import type { StreamListener, TranslationStream } from './translation-engine.ts';
 
 /** Where a stream's chunks are translated and its model context is kept. */

@@ -3,8 +3,8 @@
  * batch/chunk observers (metrics) and fault injection (drills). The real engine has them; test
  * engines may not, and the server then simply reports less.
  */
-import type { DeviceLoad, EngineObserver } from '../inference/engine.ts';
-import type { InjectedFault } from '../inference/batch-messages.ts';
+import type { DeviceLoad, EngineObserver } from '../inference/engine/engine.ts';
+import type { WorkerFault } from '../inference/messages.ts';
 import type { TranslationEngine } from '../inference/translation-engine.ts';
 
 interface ObservableEngine {
@@ -14,7 +14,7 @@ interface LoadReportingEngine {
   deviceLoads(): DeviceLoad[];
 }
 interface FaultInjectableEngine {
-  injectWorkerFault(fault: InjectedFault, model?: string): void;
+  injectWorkerFault(fault: WorkerFault, model?: string): void;
 }
 
 function hasMethod<K extends string>(engine: TranslationEngine, name: K): engine is TranslationEngine & Record<K, (...args: never[]) => unknown> {
@@ -34,7 +34,7 @@ export function deviceLoadsOf(engine: TranslationEngine): DeviceLoad[] | null {
 }
 
 /** Arms a worker fault on the next batch (of `model`); false when the engine cannot. */
-export function injectFault(engine: TranslationEngine, fault: InjectedFault, model?: string): boolean {
+export function injectFault(engine: TranslationEngine, fault: WorkerFault, model?: string): boolean {
   if (!hasMethod(engine, 'injectWorkerFault')) return false;
   (engine as unknown as FaultInjectableEngine).injectWorkerFault(fault, model);
   return true;

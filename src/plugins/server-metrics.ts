@@ -5,7 +5,7 @@
  * domain at scrape time through `sources`. No Fastify here: plugins/metrics.ts wires it.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { BatchObservation, DeviceLoad } from '../inference/engine.ts';
+import type { BatchObservation, DeviceLoad } from '../inference/engine/engine.ts';
 import type { EngineStats } from '../inference/translation-engine.ts';
 import type { SessionEvent } from '../sessions/session-history.ts';
 

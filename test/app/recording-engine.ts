@@ -5,7 +5,7 @@
  * look at the engine stream behind a session (its `fullText`, `latencyMultiplier`, chunk sizes)
  * and wait for its chunks to settle.
  */
-import type { Engine } from '../../src/inference/engine.ts';
+import type { Engine } from '../../src/inference/engine/engine.ts';
 import type {
   BatchingSettings,
   ChunkResult,

@@ -9,7 +9,7 @@
  */
 import { after } from 'node:test';
 import { serverConfigSchema } from '../../src/config/schema.ts';
-import type { Engine } from '../../src/inference/engine.ts';
+import type { Engine } from '../../src/inference/engine/engine.ts';
 import type { EngineOptions } from '../../src/inference/engine-options.ts';
 import type { BatchingSettings } from '../../src/inference/translation-engine.ts';
 import { engineOptions, startEngine } from '../support/engine-fixtures.ts';

@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import WebSocket from 'ws';
 import { buildApp } from '../../src/app.ts';
 import { decodeWav } from '../../src/evaluation/wav.ts';
-import { createEngine } from '../../src/inference/engine.ts';
+import { createEngine } from '../../src/inference/engine/engine.ts';
 import { toEngineOptions } from '../../src/config/engine-options.ts';
 import { engineOptions, testAudio } from '../support/engine-fixtures.ts';
 import { makeSpeechWav } from '../support/speech.ts';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { isAppError } from '../../src/errors.ts';
 import { loadModelPackage } from '../../src/inference/manifest.ts';
-import { checkModelsFit, judgeFit, measureModelPackage, queryCudaFreeBytes } from '../../src/inference/model-size-check.ts';
+import { checkModelsFit, judgeFit, measureModelPackage, queryCudaFreeBytes } from '../../src/inference/engine/model-size-check.ts';
 import { MODELS_DIR } from '../support/engine-fixtures.ts';
 
 test('a package weighs its graphs and data files, not its manifest or token table', async () => {

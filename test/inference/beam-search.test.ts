@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { bestBeam, startBeams, stepBeams, type BeamSearchConfig } from '../../src/inference/beam-search.ts';
-import { concatCaches, emptyCache, packPast, trimCache, unpackRow, type KvCache, type KvShape } from '../../src/inference/kv-cache.ts';
+import { bestBeam, startBeams, stepBeams, type BeamSearchConfig } from '../../src/inference/worker/beam-search.ts';
+import { concatCaches, emptyCache, packPast, trimCache, unpackRow, type KvCache, type KvShape } from '../../src/inference/worker/kv-cache.ts';
 
 const shape: KvShape = { layers: 1, heads: 1, headDim: 2 };
 const step = (v: number) => ({ data: Float32Array.from([v, v, -v, -v]), length: 1 });

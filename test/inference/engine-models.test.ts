@@ -3,7 +3,7 @@ import { rm, writeFile, copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadModelPackage } from '../../src/inference/manifest.ts';
-import { createSession } from '../../src/inference/session-factory.ts';
+import { createSession } from '../../src/inference/worker/session-factory.ts';
 import type { EngineStream } from '../../src/inference/translation-stream.ts';
 import { copyPackage, MODELS_DIR, startEngine, testAudio } from '../support/engine-fixtures.ts';
 

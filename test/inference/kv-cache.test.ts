@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { appendRow, concatCaches, emptyCache, PackArena, packPast, unpackRow, type KvShape } from '../../src/inference/kv-cache.ts';
+import { appendRow, concatCaches, emptyCache, PackArena, packPast, unpackRow, type KvShape } from '../../src/inference/worker/kv-cache.ts';
 
 // Two layers and two heads, so block offsets of every (layer, key|value, head) are exercised.
 const shape: KvShape = { layers: 2, heads: 2, headDim: 3 };

@@ -6,10 +6,10 @@ import { test } from 'node:test';
 import { writeTinyPackage } from '../../scripts/models/tiny-package-files.ts';
 import { tinyPackageDefinitions } from '../../scripts/models/tiny-packages.ts';
 import { AppError } from '../../src/errors.ts';
-import type { DecodeItem, DecodeOutput, PrefillItem, PrefillOutput } from '../../src/inference/batch-messages.ts';
-import { emptyCache, type KvCache } from '../../src/inference/kv-cache.ts';
+import type { DecodeItem, DecodeOutput, PrefillItem, PrefillOutput } from '../../src/inference/worker/step-items.ts';
+import { emptyCache, type KvCache } from '../../src/inference/worker/kv-cache.ts';
 import { loadModelPackage } from '../../src/inference/manifest.ts';
-import { ModelRunner } from '../../src/inference/model-runner.ts';
+import { ModelRunner } from '../../src/inference/worker/model-runner.ts';
 import { testAudio } from '../support/engine-fixtures.ts';
 
 const NAME = 'tiny-en-de';

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { emptyCache } from '../../src/inference/kv-cache.ts';
+import { emptyCache } from '../../src/inference/worker/kv-cache.ts';
 import { loadModelPackage } from '../../src/inference/manifest.ts';
-import { ModelRunner } from '../../src/inference/model-runner.ts';
-import type { PrefillItem } from '../../src/inference/batch-messages.ts';
+import { ModelRunner } from '../../src/inference/worker/model-runner.ts';
+import type { PrefillItem } from '../../src/inference/worker/step-items.ts';
 
 function noise(samples: number, seed: number): Float32Array {
   const out = new Float32Array(samples);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ModelManifest } from '../../src/inference/manifest.ts';
-import { decodeTokens } from '../../src/inference/token-decoder.ts';
+import { decodeTokens } from '../../src/inference/worker/token-decoder.ts';
 
 const manifest = (decoding: ModelManifest['tokenizer']['decoding']) =>
   ({ tokenizer: { file: 'tokens.json', decoding }, specialTokens: { pad: 0, speechPlaceholder: 1, endOfChunk: [2], skipInText: [0, 1, 2] } }) as unknown as ModelManifest;

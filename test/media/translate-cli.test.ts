@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { buildApp } from '../../src/app.ts';
 import { toEngineOptions } from '../../src/config/engine-options.ts';
 import { serverConfigSchema } from '../../src/config/schema.ts';
-import { createEngine } from '../../src/inference/engine.ts';
+import { createEngine } from '../../src/inference/engine/engine.ts';
 import { translateFile } from '../../src/media/translate-client.ts';
 import { startFakeTranslationServer } from './support/fake-translation-server.ts';
 import { generateMedia, hasFfmpeg, makeTempDir } from './support/media-fixtures.ts';

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { buildApp } from '../../src/app.ts';
-import { createEngine } from '../../src/inference/engine.ts';
+import { createEngine } from '../../src/inference/engine/engine.ts';
 import { toEngineOptions } from '../../src/config/engine-options.ts';
 import type { Clock } from '../../src/sessions/clock.ts';
 import { opsConfig, post, speechSamples, startServer } from './support/ops-harness.ts';

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
-import { createEngine, type Engine, type PlacementOptions } from '../../src/inference/engine.ts';
+import { createEngine, type Engine, type PlacementOptions } from '../../src/inference/engine/engine.ts';
 import type { DeviceGroupOptions } from '../../src/inference/engine-options.ts';
 import type { TranslationStream } from '../../src/inference/translation-engine.ts';
 import { modelsDir } from './support/ops-harness.ts';

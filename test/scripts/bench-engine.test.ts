@@ -10,12 +10,12 @@ import { decoderCost } from '../../scripts/bench/decoder-cost.ts';
 import { resolveBenchModel, runBenchRow, type RowConfig } from '../../scripts/bench/engine-bench.ts';
 import { ensureBenchModels } from '../../scripts/models/bench-package.ts';
 import { benchDecoderDims, decoderParameterCount } from '../../scripts/models/tiny-dimensions.ts';
-import { createEngine } from '../../src/inference/engine.ts';
+import { createEngine } from '../../src/inference/engine/engine.ts';
 import { loadModelPackage } from '../../src/inference/manifest.ts';
 import type { PhaseStats } from '../../src/inference/translation-engine.ts';
 import { collector, engineOptions, streamAll, testAudio } from '../support/engine-fixtures.ts';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const PAIR = 'English -> German';
 
 function runCli(args: string[]) {

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const ENTRY_POINTS = [
   'scripts/load.ts', 'scripts/eval.ts', 'scripts/translate.ts', 'scripts/check-api.ts', 'scripts/make-eval-samples.ts',
   'scripts/generate-default-models.ts', 'scripts/bench-engine.ts', 'src/server.ts',

@@ -149,7 +149,7 @@ test('an unreachable server is reported clearly', async (t) => {
 });
 
 test('npm run eval on the bundled samples runs end to end against the real app and engine', async (t) => {
-  const needed = ['src/app.ts', 'src/inference/engine.ts', 'src/config/load-config.ts', 'src/config/engine-options.ts'];
+  const needed = ['src/app.ts', 'src/inference/engine/engine.ts', 'src/config/load-config.ts', 'src/config/engine-options.ts'];
   const missing = needed.filter((file) => !existsSync(join(ROOT, file)));
   if (missing.length > 0) return t.skip(`the real server cannot be built yet: missing ${missing.join(', ')}`);
   let started: { url: string; close: () => Promise<void> };
@@ -157,7 +157,7 @@ test('npm run eval on the bundled samples runs end to end against the real app a
     const { buildApp } = await import('../../src/app.ts');
     const { defaultConfig } = await import('../../src/config/load-config.ts');
     const { toEngineOptions } = await import('../../src/config/engine-options.ts');
-    const { createEngine } = await import('../../src/inference/engine.ts');
+    const { createEngine } = await import('../../src/inference/engine/engine.ts');
     const config = defaultConfig();
     const engine = await createEngine(toEngineOptions(config, ROOT));
     const app = await buildApp(config, { engine, runTimers: false, cwd: ROOT });

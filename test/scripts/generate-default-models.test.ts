@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { loadModelPackage } from '../../src/inference/manifest.ts';
 import { MODELS_DIR, TINY_PACKAGE_NAMES } from './models/tiny-model-harness.ts';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const PACKAGE_FILES = ['decoder.onnx', 'embed.onnx', 'encoder.onnx', 'manifest.json', 'tokens.json'];
 const MAX_FILE_BYTES = 5 * 1024 * 1024;
 const LANGUAGE_PAIRS: Record<string, string> = {

@@ -1,7 +1,7 @@
 import { cp, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { createEngine, type Engine } from '../../src/inference/engine.ts';
+import { createEngine, type Engine } from '../../src/inference/engine/engine.ts';
 import type { EngineOptions } from '../../src/inference/engine-options.ts';
 import type { ChunkResult, TranslationEngine, TranslationStream } from '../../src/inference/translation-engine.ts';
 

@@ -5,9 +5,9 @@
  * the chunks of all hosted sessions share batches.
  */
 import { AppError } from '../../errors.ts';
-import { ChunkTranslator, freshModelState, type ModelState } from '../chunk-translator.ts';
+import { ChunkTranslator, freshModelState, type ModelState } from './chunk-translator.ts';
 import type { ModelPackage } from '../manifest.ts';
-import type { ChunkDone } from '../resident-messages.ts';
+import type { ChunkDone } from '../messages.ts';
 import type { StepLoop } from './step-loop.ts';
 
 interface HostedSession {

@@ -11,10 +11,10 @@
 import { DynamicBatcher } from '../../batching/dynamic-batcher.ts';
 import type { BatchSettings } from '../../batching/batch-settings.ts';
 import { AppError } from '../../errors.ts';
-import type { DecodeItem, DecodeOutput, PrefillItem, PrefillOutput } from '../batch-messages.ts';
-import type { BatchItem, BatchOutput, SubmitStep } from '../chunk-translator.ts';
-import { cacheCopyMeter } from '../kv-cache.ts';
-import type { ResidentFault, StepObservation } from '../resident-messages.ts';
+import type { DecodeItem, DecodeOutput, PrefillItem, PrefillOutput } from './step-items.ts';
+import type { BatchItem, BatchOutput, SubmitStep } from './chunk-translator.ts';
+import { cacheCopyMeter } from './kv-cache.ts';
+import type { WorkerFault, StepObservation } from '../messages.ts';
 import type { PhaseStats } from '../translation-engine.ts';
 
 /** The model calls a step loop needs (ModelRunner in production). */
@@ -39,7 +39,7 @@ export class StepLoop {
   readonly #submittedAt = new WeakMap<BatchItem, number>();
   /** Session keys whose next row fails (fault injection for tests and drills). */
   readonly #rowFaults = new Set<string>();
-  #threadFault: Exclude<ResidentFault, 'row'> | undefined;
+  #threadFault: Exclude<WorkerFault, 'row'> | undefined;
 
   constructor(options: StepLoopOptions) {
     this.#options = options;
@@ -67,7 +67,7 @@ export class StepLoop {
   }
 
   /** `row`: the next row of session `key` fails; `crash`/`hang`: the thread dies or hangs at the next batch. */
-  injectFault(fault: ResidentFault, key?: string): void {
+  injectFault(fault: WorkerFault, key?: string): void {
     if (fault === 'row') {
       if (key !== undefined) this.#rowFaults.add(key);
     } else {

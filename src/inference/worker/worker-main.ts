@@ -7,13 +7,13 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { z } from 'zod';
 import { isAppError } from '../../errors.ts';
 import { loadModelPackage } from '../manifest.ts';
-import { ModelRunner } from '../model-runner.ts';
-import { parseToResidentWorker, type FromResidentWorker, type ToResidentWorker } from '../resident-messages.ts';
-import { toWireError } from '../worker-protocol.ts';
+import { ModelRunner } from './model-runner.ts';
+import { parseToWorker, type FromWorker, type ToWorker } from '../messages.ts';
+import { toWireError } from '../wire-errors.ts';
 import { SessionHost, type HostedModel } from './session-host.ts';
 import { StepLoop } from './step-loop.ts';
 
-export const residentWorkerDataSchema = z.object({
+export const workerDataSchema = z.object({
   packageDirs: z.array(z.string()),
   providers: z.array(z.string()),
   device: z.string(),
@@ -22,14 +22,14 @@ export const residentWorkerDataSchema = z.object({
   beamSize: z.number().int().positive().optional(),
   batching: z.object({ maxBatchSize: z.number(), maxWaitMs: z.number(), maxQueueSize: z.number() }),
 });
-export type ResidentWorkerData = z.infer<typeof residentWorkerDataSchema>;
+export type WorkerData = z.infer<typeof workerDataSchema>;
 
 const port = parentPort;
 if (!port) throw new Error('worker-main.ts must run in a worker thread');
-const send = (message: FromResidentWorker): void => port.postMessage(message);
+const send = (message: FromWorker): void => port.postMessage(message);
 
 async function start(): Promise<{ host: SessionHost; loops: Map<string, StepLoop> }> {
-  const data = residentWorkerDataSchema.parse(workerData);
+  const data = workerDataSchema.parse(workerData);
   const loops = new Map<string, StepLoop>();
   const hosted: HostedModel[] = [];
   const providers = new Set<string>();
@@ -71,7 +71,7 @@ function sendStats(model: string): void {
   if (loop) send({ kind: 'stats', model, stats: loop.stats() });
 }
 
-async function runChunk(host: SessionHost, message: Extract<ToResidentWorker, { kind: 'chunk' }>): Promise<void> {
+async function runChunk(host: SessionHost, message: Extract<ToWorker, { kind: 'chunk' }>): Promise<void> {
   const { stream, seq, model } = message;
   try {
     if (!host.isHosting(stream)) host.open(stream, model, message.languagePair);
@@ -88,7 +88,7 @@ start().then(
   ({ host, loops }) => {
     loopsRef = loops;
     port.on('message', (raw: unknown) => {
-      const message = parseToResidentWorker(raw);
+      const message = parseToWorker(raw);
       if (!message) return;
       switch (message.kind) {
         case 'chunk':

@@ -8,7 +8,7 @@ import { resolve } from 'node:path';
 import { buildApp } from '../../../src/app.ts';
 import { toEngineOptions } from '../../../src/config/engine-options.ts';
 import { serverConfigSchema } from '../../../src/config/schema.ts';
-import { createEngine } from '../../../src/inference/engine.ts';
+import { createEngine } from '../../../src/inference/engine/engine.ts';
 import type { TranslationEngine } from '../../../src/inference/translation-engine.ts';
 import type { AppDeps } from '../../../src/app.ts';
 

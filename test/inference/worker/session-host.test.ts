@@ -5,8 +5,8 @@
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import { chunkSamples, loadModelPackage } from '../../../src/inference/manifest.ts';
-import { ModelRunner } from '../../../src/inference/model-runner.ts';
-import type { StepObservation } from '../../../src/inference/resident-messages.ts';
+import { ModelRunner } from '../../../src/inference/worker/model-runner.ts';
+import type { StepObservation } from '../../../src/inference/messages.ts';
 import { SessionHost } from '../../../src/inference/worker/session-host.ts';
 import { StepLoop } from '../../../src/inference/worker/step-loop.ts';
 import { testAudio } from '../../support/engine-fixtures.ts';

@@ -18,7 +18,7 @@ import { serverConfigSchema, type ServerConfig } from '../../../src/config/schem
 import { toEngineOptions } from '../../../src/config/engine-options.ts';
 import { decodeWav } from '../../../src/evaluation/wav.ts';
 import { loggerOptions } from '../../../src/logging.ts';
-import { createEngine, type Engine, type PlacementOptions } from '../../../src/inference/engine.ts';
+import { createEngine, type Engine, type PlacementOptions } from '../../../src/inference/engine/engine.ts';
 import type { EngineOptions } from '../../../src/inference/engine-options.ts';
 
 export const modelsDir = resolve('models');

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 
 /** The committed models/ folder. */
-export const MODELS_DIR = fileURLToPath(new URL('../../../models/', import.meta.url));
+export const MODELS_DIR = fileURLToPath(new URL('../../../models', import.meta.url));
 export const TINY_PACKAGE_NAMES = ['tiny-en-zh', 'tiny-en-it', 'tiny-en-de', 'tiny-en-es'] as const;
 
 export interface LoadedPackage {

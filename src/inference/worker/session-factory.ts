@@ -1,5 +1,5 @@
 import * as ort from 'onnxruntime-node';
-import { AppError } from '../errors.ts';
+import { AppError } from '../../errors.ts';
 
 /** How one worker wants its onnxruntime sessions created. */
 export interface SessionFactoryOptions {

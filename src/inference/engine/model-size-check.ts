@@ -13,8 +13,8 @@ import { execFile } from 'node:child_process';
 import { readdir, stat } from 'node:fs/promises';
 import { freemem } from 'node:os';
 import { join } from 'node:path';
-import { AppError } from '../errors.ts';
-import type { ModelPackage } from './manifest.ts';
+import { AppError } from '../../errors.ts';
+import type { ModelPackage } from '../manifest.ts';
 
 export interface ModelFootprint {
   /** Graph files and their external data: what one worker's sessions load. */

@@ -9,13 +9,12 @@
 import type { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { AppError } from '../../errors.ts';
-import { messageBytes } from '../batch-messages.ts';
-import { parseFromResidentWorker, type ChunkDone, type FromResidentWorker, type StepObservation, type ToResidentWorker } from '../resident-messages.ts';
+import { messageBytes, parseFromWorker, type ChunkDone, type FromWorker, type StepObservation, type ToWorker } from '../messages.ts';
 import type { PhaseStats } from '../translation-engine.ts';
-import { describeExit, launchWorker } from '../worker-launch.ts';
-import { fromWireError, type WorkerReadyInfo } from '../worker-protocol.ts';
+import { describeExit, launchWorker } from './worker-launch.ts';
+import { fromWireError, type WorkerReadyInfo } from '../wire-errors.ts';
 
-export interface ResidentWorkerOptions {
+export interface WorkerHandleOptions {
   index: number;
   label: string;
   script: URL;
@@ -25,9 +24,9 @@ export interface ResidentWorkerOptions {
   startTimeoutMs?: number;
   restartBackoffMs?: number;
   logger?: Logger;
-  onBatch?: (observation: StepObservation, worker: ResidentWorker) => void;
+  onBatch?: (observation: StepObservation, worker: WorkerHandle) => void;
   /** The worker became live (started or replaced). */
-  onLive?: (worker: ResidentWorker) => void;
+  onLive?: (worker: WorkerHandle) => void;
   /** Count bytes of every message both ways (the benchmark); off in production. */
   measuresTraffic?: () => boolean;
 }
@@ -40,7 +39,7 @@ interface PendingChunk {
 
 const MAX_BACKOFF_MS = 30_000;
 
-export class ResidentWorker {
+export class WorkerHandle {
   readonly index: number;
   state: 'starting' | 'live' | 'down' = 'down';
   info: WorkerReadyInfo | null = null;
@@ -49,7 +48,7 @@ export class ResidentWorker {
   /** Bytes of every message sent to and received from the thread (counted only while measuring). */
   trafficToWorker = 0;
   trafficFromWorker = 0;
-  readonly #options: ResidentWorkerOptions;
+  readonly #options: WorkerHandleOptions;
   #worker: Worker | null = null;
   /** Sessions whose state lives in this thread. */
   readonly #hosted = new Set<string>();
@@ -63,7 +62,7 @@ export class ResidentWorker {
   #isClosing = false;
   #exited: Promise<void> = Promise.resolve();
 
-  constructor(options: ResidentWorkerOptions) {
+  constructor(options: WorkerHandleOptions) {
     this.index = options.index;
     this.#options = options;
   }
@@ -120,7 +119,7 @@ export class ResidentWorker {
       this.#exited = new Promise<void>((exited) => worker.once('exit', () => exited()));
       worker.on('message', (raw: unknown) => {
         if (this.#worker !== worker) return;
-        const message = parseFromResidentWorker(raw);
+        const message = parseFromWorker(raw);
         if (!message) {
           this.#options.logger?.warn({ worker: this.index }, 'ignored malformed message from worker');
           return;
@@ -187,7 +186,7 @@ export class ResidentWorker {
     this.#post({ kind: 'close', stream });
   }
 
-  send(message: Extract<ToResidentWorker, { kind: 'configure' | 'fault' }>): void {
+  send(message: Extract<ToWorker, { kind: 'configure' | 'fault' }>): void {
     this.#post(message);
   }
 
@@ -216,14 +215,14 @@ export class ResidentWorker {
     }
   }
 
-  #post(message: ToResidentWorker, transfer: ArrayBuffer[] = []): void {
+  #post(message: ToWorker, transfer: ArrayBuffer[] = []): void {
     const worker = this.#worker;
     if (!worker) return;
     if (this.#options.measuresTraffic?.()) this.trafficToWorker += messageBytes(message);
     worker.postMessage(message, transfer);
   }
 
-  #onMessage(message: FromResidentWorker): void {
+  #onMessage(message: FromWorker): void {
     switch (message.kind) {
       case 'chunkDone':
       case 'chunkFailed': {

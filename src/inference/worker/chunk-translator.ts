@@ -1,15 +1,11 @@
-import { AppError } from '../errors.ts';
-import type { DecodeItem, DecodeOutput, PrefillItem, PrefillOutput } from './batch-messages.ts';
+import { AppError } from '../../errors.ts';
+import type { DecodeItem, DecodeOutput, PrefillItem, PrefillOutput } from './step-items.ts';
 import { bestBeam, startBeams, stepBeams, type BeamSearchConfig, type Hypothesis } from './beam-search.ts';
 import { concatCaches, emptyCache, trimCache, type KvCache, type KvShape } from './kv-cache.ts';
-import type { ModelPackage } from './manifest.ts';
+import type { ModelPackage } from '../manifest.ts';
 import { decodeTokens } from './token-decoder.ts';
 
-/**
- * A stream's model state between chunks. It lives with the stream (main thread) and travels to
- * a worker inside each batch item, so any worker can serve the next chunk and a dead worker
- * costs at most the context of the chunk it was running.
- */
+/** A session's model state between chunks; it lives in the worker hosting the session (session-host.ts). */
 export interface ModelState {
   encoderCache: KvCache;
   encoderNextFrame: number;
@@ -23,12 +19,6 @@ export interface ModelState {
 
 export function freshModelState(): ModelState {
   return { encoderCache: emptyCache(), encoderNextFrame: 0, decoderCache: emptyCache(), decoderNextPosition: 0, pendingTokens: [], hasContext: false };
-}
-
-/** True once a state's buffers were handed to a worker that never gave them back. */
-export function isStateLost(state: ModelState): boolean {
-  const detached = (cache: KvCache) => cache.length > 0 && cache.data.byteLength === 0;
-  return detached(state.encoderCache) || detached(state.decoderCache);
 }
 
 export type BatchItem = { key: string; prefill: PrefillItem } | { key: string; decode: DecodeItem };
@@ -67,7 +57,7 @@ export class ChunkTranslator {
   private isDraining = false;
 
   /**
-   * Translates one whole chunk. On failure the state's buffers may be lost (see isStateLost).
+   * Translates one whole chunk; `state` is not modified (the result carries the next one).
    * Throws AppError('engineClosed') once `drain()` was called: a chunk is many batches, so it must
    * not start when the batchers are about to close. `isCancelled` is asked before every step:
    * once it says yes, the chunk stops there with AppError('chunkCancelled') and its rows leave
@@ -164,46 +154,5 @@ export class ChunkTranslator {
       tokens: winner.tokens,
       text: decodeTokens(winner.tokens, this.pkg.tokens, m).trim(),
     };
-  }
-}
-
-/**
- * A stream's context kept on the main thread and sent along with every step (the item-carrying
- * engine). A chunk whose caches went to a worker that died leaves a fresh context behind.
- */
-export class CarriedStateBackend {
-  private state: ModelState = freshModelState();
-  private generation = 0;
-
-  constructor(
-    private readonly translator: ChunkTranslator,
-    private readonly key: string,
-    private readonly languagePair: string,
-  ) {}
-
-  get manifest(): ModelPackage['manifest'] {
-    return this.translator.pkg.manifest;
-  }
-
-  async translate(audio: Float32Array, multiplier: number): Promise<{ tokens: number[]; text: string; contextTokens: number; stateBytes: number }> {
-    const generation = this.generation;
-    try {
-      const result = await this.translator.translate(this.key, this.state, audio, multiplier, this.languagePair, () => generation !== this.generation);
-      if (generation === this.generation) this.state = result.state;
-      const { encoderCache, decoderCache } = result.state;
-      return { tokens: result.tokens, text: result.text, contextTokens: decoderCache.length, stateBytes: encoderCache.data.byteLength + decoderCache.data.byteLength };
-    } catch (error) {
-      if (isStateLost(this.state)) this.state = freshModelState();
-      throw error;
-    }
-  }
-
-  reset(): void {
-    this.generation++;
-    this.state = freshModelState();
-  }
-
-  close(): void {
-    this.reset();
   }
 }

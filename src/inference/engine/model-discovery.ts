@@ -1,8 +1,8 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { AppError } from '../errors.ts';
-import type { EngineOptions } from './engine-options.ts';
-import { loadModelPackage, type ModelPackage } from './manifest.ts';
+import { AppError } from '../../errors.ts';
+import type { EngineOptions } from '../engine-options.ts';
+import { loadModelPackage, type ModelPackage } from '../manifest.ts';
 
 /** Loads the configured packages, or every folder with a manifest.json. Throws AppError('modelInvalid') with what to do. */
 export async function discoverPackages(options: EngineOptions): Promise<ModelPackage[]> {

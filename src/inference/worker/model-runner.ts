@@ -1,9 +1,9 @@
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { AppError } from '../errors.ts';
-import type { DecodeItem, DecodeOutput, PrefillItem, PrefillOutput } from './batch-messages.ts';
+import { AppError } from '../../errors.ts';
+import type { DecodeItem, DecodeOutput, PrefillItem, PrefillOutput } from './step-items.ts';
 import { appendRow, emptyCache, PackArena, packPast, trimCache, unpackRow, type KvCache, type KvShape } from './kv-cache.ts';
-import { expectedGraphIO, type ModelManifest, type ModelPackage } from './manifest.ts';
+import { expectedGraphIO, type ModelManifest, type ModelPackage } from '../manifest.ts';
 import { checkGraphIO, createSession, type SessionFactoryOptions } from './session-factory.ts';
 import { topKLogProbs } from './top-k.ts';
 

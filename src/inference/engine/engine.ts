@@ -9,22 +9,24 @@ import { randomUUID } from 'node:crypto';
 import { validateBatchSettings } from '../../batching/batch-settings.ts';
 import { AppError } from '../../errors.ts';
 import type { DeviceGroupOptions, EngineOptions } from '../engine-options.ts';
-import type { BatchObservation, DeviceLoad, EngineObserver, PlacementOptions } from '../engine-observation.ts';
+import type { BatchObservation, DeviceLoad, EngineObserver, PlacementOptions } from './observation.ts';
 import type { ModelPackage } from '../manifest.ts';
-import { discoverPackages } from '../model-discovery.ts';
-import { checkModelsFit } from '../model-size-check.ts';
-import type { ChunkDone, ResidentFault, StepObservation } from '../resident-messages.ts';
+import { discoverPackages } from './model-discovery.ts';
+import { checkModelsFit } from './model-size-check.ts';
+import type { ChunkDone, WorkerFault, StepObservation } from '../messages.ts';
 import type { BatchingSettings, EngineStats, LanguagePairInfo, PhaseStats, StreamListener, TranslationEngine, TranslationStream, WorkerStats } from '../translation-engine.ts';
 import { EngineStream, type ChunkBackend } from '../translation-stream.ts';
-import type { ResidentWorkerData } from '../worker/worker-main.ts';
-import { ResidentWorker } from './resident-worker.ts';
+import type { WorkerData } from '../worker/worker-main.ts';
+import { WorkerHandle } from './worker-handle.ts';
+
+export type { BatchObservation, DeviceLoad, EngineObserver, PlacementOptions, PlacementStrategy } from './observation.ts';
 
 const WORKER_SCRIPT = new URL('../worker/worker-main.ts', import.meta.url);
 
 /** One device group: its workers and the models they all load. */
 interface DeviceGroup {
   options: DeviceGroupOptions;
-  workers: ResidentWorker[];
+  workers: WorkerHandle[];
   models: Map<string, ModelPackage>;
   openStreams: number;
   /** Chunks waiting for any worker of the group to be live again. */
@@ -58,7 +60,7 @@ function sumPhases(phases: readonly PhaseStats[]): PhaseStats {
   return total;
 }
 
-export class ResidentEngine implements TranslationEngine {
+export class Engine implements TranslationEngine {
   private readonly pairToModel = new Map<string, ModelPackage>();
   private openStreamCount = 0;
   private chunksProcessed = 0;
@@ -67,7 +69,7 @@ export class ResidentEngine implements TranslationEngine {
   private readonly observers = new Set<EngineObserver>();
   private readonly roundRobinNext = new Map<string, number>();
   /** A fault for the next chunk of `model` (or of any model), sent to the worker that gets it. */
-  private pendingFault: { fault: ResidentFault; model: string | undefined } | undefined;
+  private pendingFault: { fault: WorkerFault; model: string | undefined } | undefined;
   private batching: BatchingSettings;
 
   private constructor(
@@ -85,11 +87,11 @@ export class ResidentEngine implements TranslationEngine {
   }
 
   /** Loads every package, starts the workers (they load the graphs) and resolves when all are ready. */
-  static async create(options: EngineOptions & PlacementOptions): Promise<ResidentEngine> {
+  static async create(options: EngineOptions & PlacementOptions): Promise<Engine> {
     validateBatchSettings(options.batching);
     const packages = await discoverPackages(options);
     const groups: DeviceGroup[] = [];
-    const engine = new ResidentEngine(options, groups, packages);
+    const engine = new Engine(options, groups, packages);
     try {
       for (const groupOptions of options.devices) {
         const served = packages.filter((pkg) => !groupOptions.languagePairs?.length || Object.keys(pkg.manifest.languagePairs).some((p) => groupOptions.languagePairs?.includes(p)));
@@ -119,12 +121,12 @@ export class ResidentEngine implements TranslationEngine {
     return engine;
   }
 
-  private newWorker(group: DeviceGroup, index: number, served: ModelPackage[]): ResidentWorker {
-    return new ResidentWorker({
+  private newWorker(group: DeviceGroup, index: number, served: ModelPackage[]): WorkerHandle {
+    return new WorkerHandle({
       index,
       label: `inference worker models@${group.options.device}#${index}`,
       script: WORKER_SCRIPT,
-      workerData: (): ResidentWorkerData => ({
+      workerData: (): WorkerData => ({
         packageDirs: served.map((pkg) => pkg.dir),
         providers: this.options.executionProviders ?? [],
         device: group.options.device,
@@ -161,15 +163,10 @@ export class ResidentEngine implements TranslationEngine {
     return false;
   }
 
-  private observeBatch(group: DeviceGroup, worker: ResidentWorker, step: StepObservation): void {
+  private observeBatch(group: DeviceGroup, worker: WorkerHandle, step: StepObservation): void {
     if (this.observers.size === 0) return;
-    const observation: BatchObservation = {
-      model: step.model, device: group.options.device, phase: step.phase, items: step.items, rows: step.rows, waitsMs: step.waitsMs,
-      computeMs: step.computeMs, workerComputeMs: step.computeMs, attendedSlots: step.attendedSlots,
-      // Nothing crosses threads per batch any more; see threadTraffic() for what does.
-      bytesToWorker: 0, bytesFromWorker: 0, cacheBytesCopied: step.cacheBytesCopied,
-      ok: step.failedItems === 0,
-    };
+    const { failedItems, ...batch } = step;
+    const observation: BatchObservation = { ...batch, device: group.options.device, ok: failedItems === 0 };
     this.notify((o) => o.onBatch?.(observation));
   }
 
@@ -234,11 +231,11 @@ export class ResidentEngine implements TranslationEngine {
    * The worker that hosts a session from its next chunk on: the live worker of the group hosting
    * the fewest sessions. Waits up to the request deadline for one to come back when none is live.
    */
-  async placeSession(group: DeviceGroup, stream: string): Promise<ResidentWorker> {
-    const pick = (): ResidentWorker | undefined => {
+  async placeSession(group: DeviceGroup, stream: string): Promise<WorkerHandle> {
+    const pick = (): WorkerHandle | undefined => {
       const worker = group.workers
         .filter((candidate) => candidate.state === 'live')
-        .reduce<ResidentWorker | undefined>((best, candidate) => (!best || candidate.hostedCount < best.hostedCount ? candidate : best), undefined);
+        .reduce<WorkerHandle | undefined>((best, candidate) => (!best || candidate.hostedCount < best.hostedCount ? candidate : best), undefined);
       // Counted at once, so that sessions placed in the same turn spread over the workers.
       worker?.adopt(stream);
       return worker;
@@ -247,7 +244,7 @@ export class ResidentEngine implements TranslationEngine {
     if (now) return now;
     if (this.isClosing) throw new AppError('engineClosed');
     const deadlineMs = this.options.requestDeadlineMs;
-    return new Promise<ResidentWorker>((resolve, reject) => {
+    return new Promise<WorkerHandle>((resolve, reject) => {
       const wake = (): void => {
         clearTimeout(timer);
         const worker = pick();
@@ -263,7 +260,7 @@ export class ResidentEngine implements TranslationEngine {
   }
 
   /** Sends the armed fault, if it is for this model, to the worker about to run its chunk. */
-  takeFaultFor(model: string, worker: ResidentWorker, stream: string): void {
+  takeFaultFor(model: string, worker: WorkerHandle, stream: string): void {
     const pending = this.pendingFault;
     if (!pending || (pending.model !== undefined && pending.model !== model)) return;
     this.pendingFault = undefined;
@@ -354,7 +351,7 @@ export class ResidentEngine implements TranslationEngine {
   }
 
   /** Makes the next chunk's batch of `model` (or of any model) crash or hang its worker: recovery tests and drills. */
-  injectWorkerFault(fault: ResidentFault, model?: string): void {
+  injectWorkerFault(fault: WorkerFault, model?: string): void {
     this.pendingFault = { fault, model };
   }
 
@@ -407,11 +404,11 @@ export class ResidentEngine implements TranslationEngine {
 
 /** A stream's chunks go to the worker that hosts its context; after that worker died, to another. */
 class ResidentBackend implements ChunkBackend {
-  private worker: ResidentWorker | undefined;
+  private worker: WorkerHandle | undefined;
   private seq = 0;
 
   constructor(
-    private readonly engine: ResidentEngine,
+    private readonly engine: Engine,
     private readonly group: DeviceGroup,
     private readonly pkg: ModelPackage,
     private readonly key: string,
@@ -442,6 +439,6 @@ class ResidentBackend implements ChunkBackend {
 }
 
 /** Builds a ready engine. Throws AppError('modelInvalid') with a clear message when models are missing or broken. */
-export function createResidentEngine(options: EngineOptions & PlacementOptions): Promise<ResidentEngine> {
-  return ResidentEngine.create(options);
+export function createEngine(options: EngineOptions & PlacementOptions): Promise<Engine> {
+  return Engine.create(options);
 }

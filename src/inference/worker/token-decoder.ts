@@ -1,4 +1,4 @@
-import type { ModelManifest } from './manifest.ts';
+import type { ModelManifest } from '../manifest.ts';
 
 /** GPT-2's byte <-> printable-unicode alphabet used by byte-level BPE (Llama-3, Qwen2). */
 function byteLevelAlphabet(): Map<string, number> {
