@@ -61,7 +61,7 @@ export const settingsTable: readonly SettingSpec[] = [
     envAliases: ['BATCH_TIMEOUT_MS'],
   },
   { flag: 'max-queue-size', path: ['engine', 'batching', 'maxQueueSize'], kind: 'int', description: 'queued inference items before overload errors' },
-  { flag: 'request-deadline-ms', path: ['engine', 'requestDeadlineMs'], kind: 'int', description: 'a batch slower than this counts as a hung worker' },
+  { flag: 'request-deadline-ms', path: ['engine', 'requestDeadlineMs'], kind: 'int', description: 'a worker that owes an answer and stays silent this long counts as hung (it is replaced); also the longest a chunk waits for a live worker' },
   { flag: 'beam-size', path: ['engine', 'beamSize'], kind: 'int', description: 'beam width override (1 = greedy)' },
   { flag: 'trust-proxy', path: ['server', 'trustProxy'], kind: 'string', description: 'take the client address from X-Forwarded-For: true (any peer), false, or the proxies\' addresses/CIDRs, comma-separated' },
   { flag: 'placement', path: ['engine', 'placement'], kind: 'string', description: 'session placement over device groups: least-loaded|round-robin|most-free-memory' },

@@ -53,6 +53,23 @@ test('the bench model is generated on first use, shaped like a real decoder, and
   assert.deepEqual(c.errors, []);
   assert.equal(c.chunks.length, 2);
   assert.ok((c.chunks[1]?.contextTokens ?? 0) > (c.chunks[0]?.contextTokens ?? 0), 'context grows chunk by chunk');
+
+  // Batched equals unbatched on a realistically shaped decoder too: four sessions one after
+  // another, then together (their steps share batches), give the same texts.
+  const translate = async (seed: number) => {
+    const collected = collector();
+    await streamAll(engine.openStream({ languagePair: PAIR, latencyMultiplier: 1, listener: collected.listener }), testAudio(15360 * 2, seed));
+    assert.deepEqual(collected.errors, []);
+    return collected.chunks.map((chunk) => chunk.newText);
+  };
+  const seeds = [41, 42, 43, 44];
+  const alone: string[][] = [];
+  for (const seed of seeds) alone.push(await translate(seed));
+  const decodeBatchesBefore = engine.stats().models['bench-en-de']?.decode.batches ?? 0;
+  const together = await Promise.all(seeds.map(translate));
+  assert.deepEqual(together, alone);
+  const decode = engine.stats().models['bench-en-de']?.decode;
+  assert.ok(decode && decode.items / decode.batches > 1 && decode.batches > decodeBatchesBefore, 'sessions shared decode batches');
 });
 
 /** An independent byte count of a message at the thread boundary (same rule as messageBytes, written apart). */
