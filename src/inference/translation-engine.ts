@@ -54,6 +54,12 @@ export interface TranslationStream {
   reset(): void;
   /** Stops the stream and releases its model state. Pending chunks are dropped. */
   close(): void;
+  /**
+   * When a chunk of this stream is still being translated (after `close`, until it stops at its
+   * next step): a promise settled once it is done; null when nothing is in flight. Optional: a
+   * stream without it is taken as never busy.
+   */
+  whenIdle?(): Promise<void> | null;
   /** Audio received but not yet translated, in ms. */
   readonly pendingAudioMs: number;
   /** Total audio received since open/reset, in ms. */

@@ -155,6 +155,11 @@ export class EngineStream implements TranslationStream {
     this.options.onClosed();
   }
 
+  whenIdle(): Promise<void> | null {
+    if (!this.isRunning) return null;
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
   /** Drops queued audio and text; results of the chunk in flight will be ignored. */
   private clear(): void {
     this.generation++;

@@ -1,7 +1,9 @@
 /**
  * Protocol-level keep-alive for WebSockets (uvicorn did this for the original: ping every 20 s):
- * a socket that has not answered the previous ping is terminated, so half-open connections do not
- * hold sessions' sinks forever.
+ * a socket from which nothing arrived since the previous ping — no pong, no frame — is
+ * terminated, so half-open connections do not hold sessions' sinks forever. Any inbound frame
+ * proves the peer alive: under load a pong can sit behind a backlog of audio frames that the
+ * server is still reading (a fuzz run under CPU load saw healthy sockets cut with 1006).
  */
 import type { FastifyInstance } from 'fastify';
 import type { WebSocket } from 'ws';
@@ -11,7 +13,11 @@ export function startWebSocketHeartbeat(app: FastifyInstance, intervalMs: number
   const isAlive = new WeakMap<WebSocket, boolean>();
   app.websocketServer.on('connection', (socket: WebSocket) => {
     isAlive.set(socket, true);
-    socket.on('pong', () => isAlive.set(socket, true));
+    const markAlive = (): void => {
+      isAlive.set(socket, true);
+    };
+    socket.on('pong', markAlive);
+    socket.on('message', markAlive);
   });
   const timer = setInterval(() => {
     for (const socket of app.websocketServer.clients) {

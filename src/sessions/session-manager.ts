@@ -57,6 +57,8 @@ export class SessionManager {
   private readonly sessions = new Map<string, Session>();
   private readonly queue: Session[] = [];
   private activeCount = 0;
+  /** Deleted active sessions whose chunk in flight has not stopped yet: they still hold a slot. */
+  private releasingCount = 0;
   private isAdmitting = true;
   private readonly historyLog: SessionHistory;
   /** Open sessions per owner key (`client:<id>`, `address:<ip>`), for the per-owner caps. */
@@ -97,7 +99,7 @@ export class SessionManager {
     if (request.clientAddress !== undefined && addressLimit > 0 && (this.perOwner.get(`address:${request.clientAddress}`) ?? 0) >= addressLimit) {
       throw new AppError('tooManySessions', `This address already has ${addressLimit} open sessions; delete one (POST /delete_session) before creating another`);
     }
-    const hasSlot = this.activeCount < this.options.maxActiveSessions && this.queue.length === 0;
+    const hasSlot = this.activeCount + this.releasingCount < this.options.maxActiveSessions && this.queue.length === 0;
     if (!hasSlot && this.queue.length >= this.options.maxQueuedSessions) {
       throw new AppError('capacityReached', `No capacity for new sessions: ${this.activeCount} active and ${this.queue.length} waiting; try again later`);
     }
@@ -162,10 +164,20 @@ export class SessionManager {
     this.sessions.delete(id);
     this.forgetClient(session);
     const queueIndex = this.queue.indexOf(session);
+    const wasActive = queueIndex < 0 && session.state === 'active';
     if (queueIndex >= 0) this.queue.splice(queueIndex, 1);
-    else if (session.state === 'active') this.activeCount--;
-    session.close(reason);
+    else if (wasActive) this.activeCount--;
+    const released = session.close(reason);
     this.record(session, reason === 'failed' ? 'failed' : reason);
+    if (wasActive && released) {
+      // Capacity is a promise: the slot is free only once the engine has stopped this session's
+      // chunk, so a waiting session is promoted then, never while both would run.
+      this.releasingCount++;
+      void released.finally(() => {
+        this.releasingCount--;
+        this.promote();
+      });
+    }
     this.promote();
     return true;
   }
@@ -255,7 +267,7 @@ export class SessionManager {
   }
 
   private promote(): void {
-    while (this.isAdmitting && this.activeCount < this.options.maxActiveSessions) {
+    while (this.isAdmitting && this.activeCount + this.releasingCount < this.options.maxActiveSessions) {
       const next = this.queue.shift();
       if (!next) return;
       try {

@@ -238,12 +238,18 @@ export class Session {
     this.sink?.shuttingDown();
   }
 
-  /** Ends the session: releases the stream and tells the attached connection. Idempotent. */
-  close(reason: CloseReason): void {
-    if (this.stateValue === 'closed') return;
+  /**
+   * Ends the session: releases the stream and tells the attached connection. Idempotent. Returns
+   * a promise settled when the engine has stopped the chunk it was translating, or null when
+   * nothing was in flight: until then the session still occupies the engine.
+   */
+  close(reason: CloseReason): Promise<void> | null {
+    if (this.stateValue === 'closed') return null;
     this.stateValue = 'closed';
+    let released: Promise<void> | null = null;
     try {
       this.stream?.close();
+      released = this.stream?.whenIdle?.() ?? null;
     } catch (error) {
       this.init.logger?.warn({ err: error, sessionId: this.id }, 'closing the engine stream failed');
     }
@@ -254,6 +260,7 @@ export class Session {
     this.sink = null;
     sink?.sessionClosed(reason);
     this.settleActivation(false);
+    return released;
   }
 
   private onChunk(result: ChunkResult): void {

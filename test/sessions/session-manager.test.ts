@@ -96,6 +96,31 @@ test('capacity: FIFO queue with 1-based positions, promotion on delete and on sw
   assert.deepEqual(sessions.counts(), { active: 1, queued: 0, total: 1 });
 });
 
+test('capacity is a promise: a deleted session\'s slot is given to the next only once its chunk in flight has stopped', async (t) => {
+  const { sessions, engine } = await manager(t, { maxActive: 1, maxQueued: 1 });
+  const a = sessions.create(request);
+  const b = sessions.create(request);
+  assert.deepEqual([a.state, b.state], ['active', 'queued']);
+  a.pushAudio(testAudio(15_360 * 2, 5));
+  const aStream = engine.lastStream.stream;
+  assert.ok(aStream.whenIdle?.(), 'precondition: a chunk of the first session is in flight');
+  sessions.delete(a.id);
+  assert.equal(b.state, 'queued', 'not promoted while the engine still runs the deleted session\'s chunk');
+  assert.throws(() => sessions.create(request), (error) => isAppError(error) && error.code === 'capacityReached', 'the slot is not free yet');
+  let busyWhenPromoted: boolean | undefined;
+  await new Promise<void>((resolve) => {
+    const check = (): void => {
+      if (b.state === 'active') {
+        busyWhenPromoted = aStream.whenIdle?.() !== null;
+        resolve();
+      } else setImmediate(check);
+    };
+    check();
+  });
+  assert.equal(busyWhenPromoted, false, 'promoted once the chunk had stopped');
+  assert.deepEqual(sessions.counts(), { active: 1, queued: 0, total: 1 });
+});
+
 test('audio sent while queued is held, then handed to the stream on promotion', async (t) => {
   const { sessions, engine } = await manager(t, { maxActive: 1 });
   const audio = testAudio(30_720, 9);
