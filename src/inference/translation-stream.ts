@@ -118,7 +118,7 @@ export class EngineStream implements TranslationStream {
     this.received += samples.length;
     this.cutChunks();
     this.pump();
-    this.isAboveHighWater = this.unprocessedSamples() > this.options.highWaterSamples;
+    this.isAboveHighWater = this.chunkedSamples() > this.options.highWaterSamples;
     return !this.isAboveHighWater;
   }
 
@@ -174,6 +174,15 @@ export class EngineStream implements TranslationStream {
     this.text = '';
   }
 
+  /**
+   * Audio cut into chunks and not yet translated (queued and in flight): the back-pressure
+   * measure. The partial tail is left out — it only shrinks when more audio arrives, so with a
+   * high-water mark below one chunk, counting it would pause reading for good.
+   */
+  private chunkedSamples(): number {
+    return this.unprocessedSamples() - this.buffered;
+  }
+
   /** Work held by the stream in samples: queued and in-flight chunks at their padded size. */
   private unprocessedSamples(): number {
     return this.buffered + this.queue.reduce((sum, c) => sum + c.audio.length, 0) + this.inFlightSamples;
@@ -224,7 +233,7 @@ export class EngineStream implements TranslationStream {
     void this.process(chunk).finally(() => {
       this.isRunning = false;
       this.inFlightSamples = 0;
-      if (this.isAboveHighWater && this.unprocessedSamples() <= this.options.highWaterSamples) {
+      if (this.isAboveHighWater && this.chunkedSamples() <= this.options.highWaterSamples) {
         this.isAboveHighWater = false;
         this.options.listener?.onDrain?.();
       }

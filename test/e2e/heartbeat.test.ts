@@ -12,8 +12,8 @@ const PING_MS = 150;
 
 async function server(t: TestContext): Promise<RunningServer> {
   return startServer(t, {
-    // A small high-water mark (just over one 1.92 s chunk): the server soon pauses reading a socket.
-    config: { websocket: { pingIntervalMs: PING_MS }, engine: { streamHighWaterMs: 2_500 } },
+    // A tiny high-water mark: the server pauses reading a socket while a chunk of it is being translated.
+    config: { websocket: { pingIntervalMs: PING_MS }, engine: { streamHighWaterMs: 100 } },
   });
 }
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { collector, startEngine, streamAll, testAudio } from '../support/engine-fixtures.ts';
+import { until } from '../app/wait.ts';
 
 const PAIR = 'English -> Spanish';
 
@@ -100,6 +101,19 @@ test('a stream refuses audio beyond its pending bound and signals drain below th
   assert.ok(drains >= 1);
   assert.equal(stream.pendingAudioMs, 0);
   assert.equal(stream.receivedAudioMs, 3000);
+});
+
+test('a high-water mark below one chunk still drains: the partial tail does not count as back-pressure', async (t) => {
+  const engine = await startEngine({ streamHighWaterMs: 100 });
+  t.after(() => engine.close());
+  let drains = 0;
+  const stream = engine.openStream({ languagePair: PAIR, latencyMultiplier: 1, listener: { onDrain: () => drains++ } });
+  assert.equal(stream.pushAudio(testAudio(8_000, 1)), true, 'half a chunk: nothing to translate yet, keep reading');
+  assert.equal(stream.pushAudio(testAudio(16_000, 2)), false, 'a whole chunk is queued: pause');
+  await until(() => drains > 0, 'the stream to drain');
+  assert.equal(stream.pushAudio(testAudio(100, 3)), true, 'after the drain, reading resumes though a partial tail is held');
+  await stream.flush();
+  assert.equal(stream.pendingAudioMs, 0);
 });
 
 test('two workers run batches concurrently', async (t) => {
