@@ -8,14 +8,16 @@
 import { randomUUID } from 'node:crypto';
 import { validateBatchSettings } from '../../batching/batch-settings.ts';
 import { AppError } from '../../errors.ts';
-import type { DeviceGroupOptions, EngineOptions } from '../engine-options.ts';
+import type { EngineOptions } from '../engine-options.ts';
 import type { BatchObservation, DeviceLoad, EngineObserver, PlacementOptions } from './observation.ts';
 import type { ModelPackage } from '../manifest.ts';
 import { discoverPackages } from './model-discovery.ts';
 import { checkModelsFit } from './model-size-check.ts';
-import type { ChunkDone, WorkerFault, StepObservation } from '../messages.ts';
-import type { BatchingSettings, EngineStats, LanguagePairInfo, PhaseStats, StreamListener, TranslationEngine, TranslationStream, WorkerStats } from '../translation-engine.ts';
-import { EngineStream, type ChunkBackend } from '../translation-stream.ts';
+import type { WorkerFault, StepObservation } from '../messages.ts';
+import type { BatchingSettings, EngineStats, LanguagePairInfo, StreamListener, TranslationEngine, TranslationStream, WorkerStats } from '../translation-engine.ts';
+import { EngineStream } from '../translation-stream.ts';
+import { sumPhases } from './engine-stats.ts';
+import { ResidentBackend, type DeviceGroup } from './resident-backend.ts';
 import type { WorkerData } from '../worker/worker-main.ts';
 import { WorkerHandle } from './worker-handle.ts';
 
@@ -23,42 +25,6 @@ export type { BatchObservation, DeviceLoad, EngineObserver, PlacementOptions, Pl
 
 const WORKER_SCRIPT = new URL('../worker/worker-main.ts', import.meta.url);
 
-/** One device group: its workers and the models they all load. */
-interface DeviceGroup {
-  options: DeviceGroupOptions;
-  workers: WorkerHandle[];
-  models: Map<string, ModelPackage>;
-  openStreams: number;
-  /** Chunks waiting for any worker of the group to be live again. */
-  liveWaiters: Set<() => void>;
-}
-
-const emptyPhase = (): PhaseStats => ({
-  queueDepth: 0, oldestWaitMs: null, batches: 0, items: 0, batchSizeHistogram: {}, flushReasons: { full: 0, timeout: 0, idle: 0 },
-  computeMsTotal: 0, computeMsMean: 0, waitMsMean: 0, rejected: 0,
-});
-
-/** Sums one phase's statistics over the workers that run it. */
-function sumPhases(phases: readonly PhaseStats[]): PhaseStats {
-  const total = emptyPhase();
-  let waitMsTotal = 0;
-  for (const phase of phases) {
-    total.queueDepth += phase.queueDepth;
-    if (phase.oldestWaitMs !== null) total.oldestWaitMs = Math.max(total.oldestWaitMs ?? 0, phase.oldestWaitMs);
-    total.batches += phase.batches;
-    total.items += phase.items;
-    for (const [size, count] of Object.entries(phase.batchSizeHistogram)) total.batchSizeHistogram[size] = (total.batchSizeHistogram[size] ?? 0) + count;
-    total.flushReasons.full += phase.flushReasons.full;
-    total.flushReasons.timeout += phase.flushReasons.timeout;
-    total.flushReasons.idle += phase.flushReasons.idle;
-    total.computeMsTotal += phase.computeMsTotal;
-    waitMsTotal += phase.waitMsMean * phase.items;
-    total.rejected += phase.rejected;
-  }
-  total.computeMsMean = total.batches > 0 ? total.computeMsTotal / total.batches : 0;
-  total.waitMsMean = total.items > 0 ? waitMsTotal / total.items : 0;
-  return total;
-}
 
 export class Engine implements TranslationEngine {
   private readonly pairToModel = new Map<string, ModelPackage>();
@@ -399,42 +365,6 @@ export class Engine implements TranslationEngine {
       group.liveWaiters.clear();
     }
     await Promise.allSettled(this.groups.flatMap((group) => group.workers.map((worker) => worker.close(graceMs))));
-  }
-}
-
-/** A stream's chunks go to the worker that hosts its context; after that worker died, to another. */
-class ResidentBackend implements ChunkBackend {
-  private worker: WorkerHandle | undefined;
-  private seq = 0;
-
-  constructor(
-    private readonly engine: Engine,
-    private readonly group: DeviceGroup,
-    private readonly pkg: ModelPackage,
-    private readonly key: string,
-    private readonly languagePair: string,
-  ) {}
-
-  get manifest(): ModelPackage['manifest'] {
-    return this.pkg.manifest;
-  }
-
-  async translate(audio: Float32Array, multiplier: number): Promise<ChunkDone> {
-    if (this.engine.closing) throw new AppError('engineClosed', 'the engine is shutting down');
-    // A worker that died forgot the session: its next chunk starts a fresh context wherever placed.
-    if (!this.worker || this.worker.state !== 'live' || !this.worker.hosts(this.key)) this.worker = await this.engine.placeSession(this.group, this.key);
-    const model = this.pkg.manifest.name;
-    this.engine.takeFaultFor(model, this.worker, this.key);
-    return this.worker.translate({ stream: this.key, model, languagePair: this.languagePair, seq: this.seq++, audio, multiplier });
-  }
-
-  reset(): void {
-    this.worker?.resetSession(this.key);
-  }
-
-  close(): void {
-    this.worker?.closeSession(this.key);
-    this.worker = undefined;
   }
 }
 

@@ -1,0 +1,32 @@
+/**
+ * What /ray/stats and /metrics read of the batch queues: each worker reports its own, the engine
+ * sums them per model.
+ */
+import type { PhaseStats } from '../translation-engine.ts';
+
+const emptyPhase = (): PhaseStats => ({
+  queueDepth: 0, oldestWaitMs: null, batches: 0, items: 0, batchSizeHistogram: {}, flushReasons: { full: 0, timeout: 0, idle: 0 },
+  computeMsTotal: 0, computeMsMean: 0, waitMsMean: 0, rejected: 0,
+});
+
+/** Sums one phase's statistics over the workers that run it. */
+export function sumPhases(phases: readonly PhaseStats[]): PhaseStats {
+  const total = emptyPhase();
+  let waitMsTotal = 0;
+  for (const phase of phases) {
+    total.queueDepth += phase.queueDepth;
+    if (phase.oldestWaitMs !== null) total.oldestWaitMs = Math.max(total.oldestWaitMs ?? 0, phase.oldestWaitMs);
+    total.batches += phase.batches;
+    total.items += phase.items;
+    for (const [size, count] of Object.entries(phase.batchSizeHistogram)) total.batchSizeHistogram[size] = (total.batchSizeHistogram[size] ?? 0) + count;
+    total.flushReasons.full += phase.flushReasons.full;
+    total.flushReasons.timeout += phase.flushReasons.timeout;
+    total.flushReasons.idle += phase.flushReasons.idle;
+    total.computeMsTotal += phase.computeMsTotal;
+    waitMsTotal += phase.waitMsMean * phase.items;
+    total.rejected += phase.rejected;
+  }
+  total.computeMsMean = total.batches > 0 ? total.computeMsTotal / total.batches : 0;
+  total.waitMsMean = total.items > 0 ? waitMsTotal / total.items : 0;
+  return total;
+}
