@@ -6,8 +6,8 @@
 import { GraphBuilder } from './graph-builder.ts';
 import { DataType } from './onnx-proto.ts';
 import type { GraphSpec } from './onnx-proto.ts';
-import { attention, causalBySlot, gatedMlp, keyValidity, linear, rmsNorm, rotaryTables } from './layers.ts';
-import type { PresentOutput } from './layers.ts';
+import { attention, causalBySlot, gatedMlp, keyValidity, linear, rmsNorm, rotaryTables, slotAttention } from './layers.ts';
+import type { BeamFold, PresentOutput } from './layers.ts';
 import { decoderDims } from './tiny-dimensions.ts';
 import type { DecoderDims } from './tiny-dimensions.ts';
 
@@ -37,7 +37,8 @@ export interface DecoderHead {
  * chooses whether `present.*` repeats the past; the weights and the attention are the same.
  * `dims` default to the embedded models'; the benchmark model passes its own.
  */
-export function buildDecoderGraph(seedPrefix: string, head: DecoderHead, presentOutput: PresentOutput = 'new', dims: DecoderDims = decoderDims): GraphSpec {
+export function buildDecoderGraph(seedPrefix: string, head: DecoderHead, presentOutput: PresentOutput = 'new', dims: DecoderDims = decoderDims, cacheLayout: CacheLayout = 'padded'): GraphSpec {
+  if (cacheLayout === 'slots') return buildSlotDecoderGraph(seedPrefix, head, dims);
   const d = dims;
   const b = new GraphBuilder('decoder', `${seedPrefix}/decoder`);
   const cacheDims = ['batch', d.numKeyValueHeads, 'past_len', d.headDim] as const;
@@ -90,6 +91,110 @@ export function buildDecoderGraph(seedPrefix: string, head: DecoderHead, present
   past.forEach((_, i) => {
     b.output(`present.${i}.key`, DataType.FLOAT, presentDims);
     b.output(`present.${i}.value`, DataType.FLOAT, presentDims);
+  });
+  return b.build();
+}
+
+/**
+ * How a decoder graph takes its cache (docs/model-format.md): `padded` past tensors per row
+ * (`past_key_values.*`, the Hugging Face convention), or `slots`: views of the engine's slot
+ * arenas, the session's prefix shared by its beams plus a short suffix per beam.
+ */
+export type CacheLayout = 'padded' | 'slots';
+
+/** Large and finite: a padded slot's weight underflows to 0, and nothing turns into NaN. */
+const MASKED_SCORE = -1e9;
+
+/**
+ * The decoder with the `slots` cache layout: same weights (same names) and the same function as
+ * the padded graph, fed the session prefixes `[S, KV, capacity, D]` and beam suffixes
+ * `[R, KV, capacity, D]` as they lie in the arenas, cut in the graph to the lengths of
+ * `prefix_mask [S, P]` and `suffix_mask [R, U]`. Rows are session-major (row = s·W + w); the
+ * present outputs hold only the new steps.
+ */
+function buildSlotDecoderGraph(seedPrefix: string, head: DecoderHead, d: DecoderDims): GraphSpec {
+  const b = new GraphBuilder('decoder', `${seedPrefix}/decoder`);
+  const kvHeads = d.numKeyValueHeads;
+  const embeds = b.input('inputs_embeds', DataType.FLOAT, ['rows', 'new_len', d.hiddenSize]);
+  const positionIds = b.input('position_ids', DataType.INT64, ['rows', 'new_len']);
+  const prefixMask = b.input('prefix_mask', DataType.INT64, ['sessions', 'prefix_len']);
+  const suffixMask = b.input('suffix_mask', DataType.INT64, ['rows', 'suffix_len']);
+  const caches = Array.from({ length: d.numLayers }, (_, i) => ({
+    prefixKey: b.input(`prefix_key_values.${i}.key`, DataType.FLOAT, ['sessions', kvHeads, 'prefix_capacity', d.headDim]),
+    prefixValue: b.input(`prefix_key_values.${i}.value`, DataType.FLOAT, ['sessions', kvHeads, 'prefix_capacity', d.headDim]),
+    suffixKey: b.input(`suffix_key_values.${i}.key`, DataType.FLOAT, ['rows', kvHeads, 'suffix_capacity', d.headDim]),
+    suffixValue: b.input(`suffix_key_values.${i}.value`, DataType.FLOAT, ['rows', kvHeads, 'suffix_capacity', d.headDim]),
+  }));
+
+  const dim = (tensor: string, index: number): string => b.op('Slice', [b.op('Shape', [tensor]), b.int64Constant([index]), b.int64Constant([index + 1])]); // [1]
+  const rows = dim(embeds, 0);
+  const sessions = dim(prefixMask, 0);
+  const beams = b.op('Div', [rows, sessions]);
+  const concatShape = (parts: string[]): string => b.op('Concat', parts, { attributes: [{ name: 'axis', kind: 'int', value: 0 }] });
+  const fold: BeamFold = {
+    sessionsAndBeams: concatShape([sessions, beams, b.int64Constant([kvHeads, -1, d.headDim])]),
+    splitByBeam: {
+      one: concatShape([b.int64Constant([0, kvHeads]), beams, b.int64Constant([-1, 1])]),
+      headDim: concatShape([b.int64Constant([0, kvHeads]), beams, b.int64Constant([-1, d.headDim])]),
+    },
+    perRow: { one: concatShape([rows, b.int64Constant([kvHeads, -1, 1])]), headDim: concatShape([rows, b.int64Constant([kvHeads, -1, d.headDim])]) },
+  };
+  const biasOf = (mask: string, unsqueezeAxes: number[]): string => {
+    const isReal = b.op('Cast', [mask], { attributes: [{ name: 'to', kind: 'int', value: 9 }] });
+    return b.op('Unsqueeze', [b.op('Where', [isReal, b.floatConstant([0]), b.floatConstant([MASKED_SCORE])]), b.int64Constant(unsqueezeAxes)]);
+  };
+  const prefixBias = biasOf(prefixMask, [1, 2]); // [S, 1, 1, P]
+  const suffixBias = biasOf(suffixMask, [1, 2]); // [R, 1, 1, U]
+  const prefixLength = dim(prefixMask, 1);
+  const suffixLength = dim(suffixMask, 1);
+  const onSlots = b.int64Constant([2]);
+  const zero = b.int64Constant([0]);
+  // Causal among the new steps, [G·T, T]: query g·T + t sees new step t' iff t' ≤ t.
+  const newBias = b.scoped('causal', () => {
+    const steps = b.op('Gather', [b.op('Shape', [embeds]), b.int64Constant([1], [])]);
+    const range = b.op('Range', [b.int64Constant([0], []), steps, b.int64Constant([1], [])]);
+    const allowed = b.op('LessOrEqual', [b.op('Unsqueeze', [range, b.int64Constant([0])]), b.op('Unsqueeze', [range, b.int64Constant([1])])]);
+    const bias = b.op('Where', [allowed, b.floatConstant([0]), b.floatConstant([MASKED_SCORE])]);
+    return b.op('Tile', [bias, b.int64Constant([d.numHeads / kvHeads, 1])]);
+  });
+
+  const rotary = rotaryTables(b, positionIds, d.headDim);
+  let hidden = embeds;
+  caches.forEach((cache, i) => {
+    hidden = b.scoped(`layers.${i}`, () => {
+      const attended = slotAttention(b, 'self_attn', {
+        x: rmsNorm(b, hidden, 'input_layernorm', d.hiddenSize),
+        dModel: d.hiddenSize,
+        numHeads: d.numHeads,
+        numKeyValueHeads: kvHeads,
+        headDim: d.headDim,
+        rotary,
+        prefixKey: b.op('Slice', [cache.prefixKey, zero, prefixLength, onSlots]),
+        prefixValue: b.op('Slice', [cache.prefixValue, zero, prefixLength, onSlots]),
+        prefixBias,
+        suffixKey: b.op('Slice', [cache.suffixKey, zero, suffixLength, onSlots]),
+        suffixValue: b.op('Slice', [cache.suffixValue, zero, suffixLength, onSlots]),
+        suffixBias,
+        newBias,
+        fold,
+        presentKeyName: `present.${i}.key`,
+        presentValueName: `present.${i}.value`,
+        queryGain: d.queryGain,
+        outputGain: d.outputGain,
+      });
+      const afterAttention = b.op('Add', [hidden, attended]);
+      const mlp = gatedMlp(b, rmsNorm(b, afterAttention, 'post_attention_layernorm', d.hiddenSize), 'mlp', d.hiddenSize, d.mlpDim);
+      return b.op('Add', [afterAttention, mlp]);
+    });
+  });
+
+  const normed = rmsNorm(b, hidden, 'norm', d.hiddenSize);
+  const logits = linear(b, normed, 'lm_head', d.hiddenSize, head.vocabSize, { gain: head.logitGain, bias: head.logitBias });
+  b.op('Identity', [logits], { outputName: 'logits' });
+  b.output('logits', DataType.FLOAT, ['rows', 'new_len', head.vocabSize]);
+  caches.forEach((_, i) => {
+    b.output(`present.${i}.key`, DataType.FLOAT, ['rows', kvHeads, 'new_len', d.headDim]);
+    b.output(`present.${i}.value`, DataType.FLOAT, ['rows', kvHeads, 'new_len', d.headDim]);
   });
   return b.build();
 }
