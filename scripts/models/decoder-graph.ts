@@ -58,34 +58,27 @@ export function buildDecoderGraph(seedPrefix: string, head: DecoderHead, present
   // [T, S] causal-by-slot AND [B, 1, 1, S] real slots -> [B, 1, T, S]
   const allowed = b.op('And', [causalBySlot(b, embeds, firstPast.key), keyValidity(b, attentionMask)]);
 
-  let hidden = embeds;
-  past.forEach((cache, i) => {
-    hidden = b.scoped(`layers.${i}`, () => {
-      const attended = attention(b, 'self_attn', {
-        x: rmsNorm(b, hidden, 'input_layernorm', d.hiddenSize),
-        dModel: d.hiddenSize,
-        numHeads: d.numHeads,
-        numKeyValueHeads: d.numKeyValueHeads,
-        headDim: d.headDim,
-        rotary,
-        pastKey: cache.key,
-        pastValue: cache.value,
-        allowed,
-        presentKeyName: `present.${i}.key`,
-        presentValueName: `present.${i}.value`,
-        presentOutput,
-        queryGain: d.queryGain,
-        outputGain: d.outputGain,
-      });
-      const afterAttention = b.op('Add', [hidden, attended]);
-      const mlp = gatedMlp(b, rmsNorm(b, afterAttention, 'post_attention_layernorm', d.hiddenSize), 'mlp', d.hiddenSize, d.mlpDim);
-      return b.op('Add', [afterAttention, mlp]);
+  const hidden = decoderLayers(b, embeds, d, (x, i) => {
+    const cache = past[i];
+    if (cache === undefined) throw new Error(`layer ${i} has no cache input`);
+    return attention(b, 'self_attn', {
+      x,
+      dModel: d.hiddenSize,
+      numHeads: d.numHeads,
+      numKeyValueHeads: d.numKeyValueHeads,
+      headDim: d.headDim,
+      rotary,
+      pastKey: cache.key,
+      pastValue: cache.value,
+      allowed,
+      presentKeyName: `present.${i}.key`,
+      presentValueName: `present.${i}.value`,
+      presentOutput,
+      queryGain: d.queryGain,
+      outputGain: d.outputGain,
     });
   });
-
-  const normed = rmsNorm(b, hidden, 'norm', d.hiddenSize);
-  const logits = linear(b, normed, 'lm_head', d.hiddenSize, head.vocabSize, { gain: head.logitGain, bias: head.logitBias });
-  b.op('Identity', [logits], { outputName: 'logits' });
+  lmHead(b, hidden, d, head);
 
   b.output('logits', DataType.FLOAT, ['batch', 'new_len', head.vocabSize]);
   past.forEach((_, i) => {
@@ -159,42 +152,60 @@ function buildSlotDecoderGraph(seedPrefix: string, head: DecoderHead, d: Decoder
   });
 
   const rotary = rotaryTables(b, positionIds, d.headDim);
-  let hidden = embeds;
-  caches.forEach((cache, i) => {
-    hidden = b.scoped(`layers.${i}`, () => {
-      const attended = slotAttention(b, 'self_attn', {
-        x: rmsNorm(b, hidden, 'input_layernorm', d.hiddenSize),
-        dModel: d.hiddenSize,
-        numHeads: d.numHeads,
-        numKeyValueHeads: kvHeads,
-        headDim: d.headDim,
-        rotary,
-        prefixKey: b.op('Slice', [cache.prefixKey, zero, prefixLength, onSlots]),
-        prefixValue: b.op('Slice', [cache.prefixValue, zero, prefixLength, onSlots]),
-        prefixBias,
-        suffixKey: b.op('Slice', [cache.suffixKey, zero, suffixLength, onSlots]),
-        suffixValue: b.op('Slice', [cache.suffixValue, zero, suffixLength, onSlots]),
-        suffixBias,
-        newBias,
-        fold,
-        presentKeyName: `present.${i}.key`,
-        presentValueName: `present.${i}.value`,
-        queryGain: d.queryGain,
-        outputGain: d.outputGain,
-      });
-      const afterAttention = b.op('Add', [hidden, attended]);
-      const mlp = gatedMlp(b, rmsNorm(b, afterAttention, 'post_attention_layernorm', d.hiddenSize), 'mlp', d.hiddenSize, d.mlpDim);
-      return b.op('Add', [afterAttention, mlp]);
+  const hidden = decoderLayers(b, embeds, d, (x, i) => {
+    const cache = caches[i];
+    if (cache === undefined) throw new Error(`layer ${i} has no cache input`);
+    return slotAttention(b, 'self_attn', {
+      x,
+      dModel: d.hiddenSize,
+      numHeads: d.numHeads,
+      numKeyValueHeads: kvHeads,
+      headDim: d.headDim,
+      rotary,
+      prefixKey: b.op('Slice', [cache.prefixKey, zero, prefixLength, onSlots]),
+      prefixValue: b.op('Slice', [cache.prefixValue, zero, prefixLength, onSlots]),
+      prefixBias,
+      suffixKey: b.op('Slice', [cache.suffixKey, zero, suffixLength, onSlots]),
+      suffixValue: b.op('Slice', [cache.suffixValue, zero, suffixLength, onSlots]),
+      suffixBias,
+      newBias,
+      fold,
+      presentKeyName: `present.${i}.key`,
+      presentValueName: `present.${i}.value`,
+      queryGain: d.queryGain,
+      outputGain: d.outputGain,
     });
   });
-
-  const normed = rmsNorm(b, hidden, 'norm', d.hiddenSize);
-  const logits = linear(b, normed, 'lm_head', d.hiddenSize, head.vocabSize, { gain: head.logitGain, bias: head.logitBias });
-  b.op('Identity', [logits], { outputName: 'logits' });
+  lmHead(b, hidden, d, head);
   b.output('logits', DataType.FLOAT, ['rows', 'new_len', head.vocabSize]);
   caches.forEach((_, i) => {
     b.output(`present.${i}.key`, DataType.FLOAT, ['rows', kvHeads, 'new_len', d.headDim]);
     b.output(`present.${i}.value`, DataType.FLOAT, ['rows', kvHeads, 'new_len', d.headDim]);
   });
   return b.build();
+}
+
+/**
+ * The decoder's layers, each pre-norm attention (`attend`, given the normed input and the layer
+ * index, inside the layer's scope) and a gated MLP, with residuals. Weight names depend only on
+ * the scopes, so graphs that differ in their attention share every weight.
+ */
+function decoderLayers(b: GraphBuilder, embeds: string, d: DecoderDims, attend: (x: string, layer: number) => string): string {
+  let hidden = embeds;
+  for (let i = 0; i < d.numLayers; i++) {
+    const input = hidden;
+    hidden = b.scoped(`layers.${i}`, () => {
+      const afterAttention = b.op('Add', [input, attend(rmsNorm(b, input, 'input_layernorm', d.hiddenSize), i)]);
+      const mlp = gatedMlp(b, rmsNorm(b, afterAttention, 'post_attention_layernorm', d.hiddenSize), 'mlp', d.hiddenSize, d.mlpDim);
+      return b.op('Add', [afterAttention, mlp]);
+    });
+  }
+  return hidden;
+}
+
+/** Final norm and LM head, producing `logits`. */
+function lmHead(b: GraphBuilder, hidden: string, d: DecoderDims, head: DecoderHead): void {
+  const normed = rmsNorm(b, hidden, 'norm', d.hiddenSize);
+  const logits = linear(b, normed, 'lm_head', d.hiddenSize, head.vocabSize, { gain: head.logitGain, bias: head.logitBias });
+  b.op('Identity', [logits], { outputName: 'logits' });
 }
