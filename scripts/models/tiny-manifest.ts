@@ -3,6 +3,7 @@
  * fixed by construction so the JSON text is reproducible.
  */
 import { BASE_SEGMENT_MS, decoderDims, encoderDims, MAX_LATENCY_MULTIPLIER, SAMPLE_RATE_HZ } from './tiny-dimensions.ts';
+import type { CacheLayout } from './decoder-graph.ts';
 import type { PresentOutput } from './layers.ts';
 import type { TinyPackageDefinition } from './tiny-packages.ts';
 import { SPECIAL_TOKENS, specialId } from './vocabulary.ts';
@@ -26,8 +27,18 @@ export function promptTemplates(definition: TinyPackageDefinition): { first: Pro
   };
 }
 
-/** The manifest object (serialise with JSON.stringify); `presentOutput` must match the graphs'. */
-export function tinyManifest(definition: TinyPackageDefinition, presentOutput: PresentOutput = 'new'): Record<string, unknown> {
+/** Which graph conventions a generated package follows (docs/model-format.md). */
+export interface GraphFlavour {
+  presentOutput: PresentOutput;
+  cacheLayout: CacheLayout;
+}
+
+/** What the committed packages and the benchmark model use. */
+export const DEFAULT_FLAVOUR: Readonly<GraphFlavour> = { presentOutput: 'new', cacheLayout: 'padded' };
+
+/** The manifest object (serialise with JSON.stringify); the flavour must match the graphs'. */
+export function tinyManifest(definition: TinyPackageDefinition, flavour: GraphFlavour = DEFAULT_FLAVOUR): Record<string, unknown> {
+  const { presentOutput, cacheLayout } = flavour;
   const prompts = promptTemplates(definition);
   const decoder = definition.decoderDims ?? decoderDims;
   return {
@@ -63,6 +74,7 @@ export function tinyManifest(definition: TinyPackageDefinition, presentOutput: P
       maxCacheTokens: decoder.maxCacheTokens,
       keepPrefixTokens: 0,
       presentOutput,
+      ...(cacheLayout === 'padded' ? {} : { cacheLayout }),
     },
     tokenizer: { file: 'tokens.json', decoding: definition.decoding },
     specialTokens: {

@@ -6,11 +6,10 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { buildDecoderGraph, buildEmbedGraph } from './decoder-graph.ts';
 import { buildEncoderGraph } from './encoder-graph.ts';
-import type { PresentOutput } from './layers.ts';
 import { encodeModel } from './onnx-proto.ts';
 import type { GraphSpec } from './onnx-proto.ts';
 import { decoderDims } from './tiny-dimensions.ts';
-import { tinyManifest } from './tiny-manifest.ts';
+import { DEFAULT_FLAVOUR, tinyManifest, type GraphFlavour } from './tiny-manifest.ts';
 import type { TinyPackageDefinition } from './tiny-packages.ts';
 import { SPECIAL_TOKENS, specialId } from './vocabulary.ts';
 
@@ -47,30 +46,31 @@ function logitBias(definition: TinyPackageDefinition): Float32Array {
 }
 
 /**
- * Builds every file of a package in memory. The committed packages use `presentOutput: 'new'`;
- * `'full'` builds the same weights with HF-style present outputs (past ++ new), to test that the
- * engine still serves such exports.
+ * Builds every file of a package in memory. The committed packages use the slots cache layout
+ * (`DEFAULT_FLAVOUR`); `{ cacheLayout: 'padded', presentOutput: 'full' | 'new' }` builds the same
+ * weights as Hugging Face-style graphs, to test that the engine still serves such exports.
  */
-export function buildTinyPackageFiles(definition: TinyPackageDefinition, presentOutput: PresentOutput = 'new'): PackageFiles {
+export function buildTinyPackageFiles(definition: TinyPackageDefinition, flavour: GraphFlavour = DEFAULT_FLAVOUR): PackageFiles {
+  const { presentOutput, cacheLayout } = flavour;
   const doc = `${definition.name}: random weights, not a translation model`;
   const vocabSize = definition.vocabulary.tokens.length;
   const dims = definition.decoderDims ?? decoderDims;
   return new Map([
-    ['manifest.json', jsonFile(tinyManifest(definition, presentOutput))],
+    ['manifest.json', jsonFile(tinyManifest(definition, flavour))],
     ['encoder.onnx', onnxFile(buildEncoderGraph(definition.name, presentOutput, dims.hiddenSize), doc)],
     ['embed.onnx', onnxFile(buildEmbedGraph(definition.name, vocabSize, dims.hiddenSize), doc)],
     [
       'decoder.onnx',
-      onnxFile(buildDecoderGraph(definition.name, { vocabSize, logitBias: logitBias(definition), logitGain: LOGIT_GAIN }, presentOutput, dims), doc),
+      onnxFile(buildDecoderGraph(definition.name, { vocabSize, logitBias: logitBias(definition), logitGain: LOGIT_GAIN }, presentOutput, dims, cacheLayout), doc),
     ],
     ['tokens.json', jsonFile({ tokens: definition.vocabulary.tokens })],
   ]);
 }
 
 /** Writes a package into `<modelsDir>/<name>/`, creating folders as needed; throws on I/O errors. */
-export async function writeTinyPackage(definition: TinyPackageDefinition, modelsDir: string, presentOutput: PresentOutput = 'new'): Promise<string> {
+export async function writeTinyPackage(definition: TinyPackageDefinition, modelsDir: string, flavour: GraphFlavour = DEFAULT_FLAVOUR): Promise<string> {
   const dir = join(modelsDir, definition.name);
   await mkdir(dir, { recursive: true });
-  for (const [fileName, bytes] of buildTinyPackageFiles(definition, presentOutput)) await writeFile(join(dir, fileName), bytes);
+  for (const [fileName, bytes] of buildTinyPackageFiles(definition, flavour)) await writeFile(join(dir, fileName), bytes);
   return dir;
 }

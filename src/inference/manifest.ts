@@ -58,6 +58,10 @@ const manifestSchema = z
         maxCacheTokens: positiveInt,
         keepPrefixTokens: z.number().int().nonnegative().default(0),
         presentOutput,
+        // How the decoder graph takes its cache (docs/model-format.md): "padded" past tensors per
+        // row (Hugging Face layout), or "slots": views of the engine's arenas, the session's prefix
+        // shared by its beams plus a per-beam suffix, with only the new rows out.
+        cacheLayout: z.enum(['padded', 'slots']).default('padded'),
       })
       .strict(),
     tokenizer: z
@@ -130,8 +134,19 @@ export function expectedGraphIO(manifest: ModelManifest): Record<'encoder' | 'em
   return {
     encoder: { inputs: ['input_values', 'attention_mask', ...context, ...enc.past], outputs: ['speech_embeddings', ...enc.present], optional: ['position_ids', 'input_lengths'] },
     embed: { inputs: ['input_ids'], outputs: ['inputs_embeds'], optional: [] },
-    decoder: { inputs: ['inputs_embeds', 'attention_mask', ...dec.past], outputs: ['logits', ...dec.present], optional: ['position_ids'] },
+    decoder:
+      manifest.decoder.cacheLayout === 'slots'
+        ? { inputs: ['inputs_embeds', 'position_ids', 'prefix_mask', 'suffix_mask', ...slotInputs(manifest.decoder.numLayers)], outputs: ['logits', ...dec.present], optional: [] }
+        : { inputs: ['inputs_embeds', 'attention_mask', ...dec.past], outputs: ['logits', ...dec.present], optional: ['position_ids'] },
   };
+}
+
+function slotInputs(layers: number): string[] {
+  const names: string[] = [];
+  for (let i = 0; i < layers; i++) {
+    for (const part of ['prefix', 'suffix']) names.push(`${part}_key_values.${i}.key`, `${part}_key_values.${i}.value`);
+  }
+  return names;
 }
 
 function describeIssues(error: z.ZodError): string {
@@ -172,6 +187,7 @@ export async function loadModelPackage(dir: string): Promise<ModelPackage> {
   }
   const joinersOk = Object.values(manifest.languagePairs).every((pair) => pair.targetJoiner === '' || pair.targetJoiner === ' ');
   if (!joinersOk) problems.push('languagePairs.*.targetJoiner: must be "" or " "');
+  if (manifest.decoder.cacheLayout === 'slots' && manifest.decoder.presentOutput !== 'new') problems.push('decoder.presentOutput: must be "new" with cacheLayout "slots" (the graph returns only the new rows)');
   const vocab = manifest.decoder.vocabSize;
   const special = manifest.specialTokens;
   for (const id of [special.pad, special.speechPlaceholder, ...special.endOfChunk]) {

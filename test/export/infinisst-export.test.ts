@@ -22,6 +22,7 @@ import { createEngine } from '../../src/inference/engine/engine.ts';
 import { chunkSamples, loadModelPackage } from '../../src/inference/manifest.ts';
 import { checkModelsFit, measureModelPackage } from '../../src/inference/engine/model-size-check.ts';
 import { ModelRunner } from '../../src/inference/worker/model-runner.ts';
+import { liveRows } from '../../src/inference/worker/step-items.ts';
 import { createSession as createOrtSession } from '../../src/inference/worker/session-factory.ts';
 import { decodeTokens } from '../../src/inference/worker/token-decoder.ts';
 import { createSession, FrameCollector, testConfig } from '../app/helpers.ts';
@@ -97,7 +98,7 @@ test('the ONNX graphs match PyTorch: the encoder with its cache, decoder prefill
 test('the model runner and chunk policy reproduce the PyTorch reference tokens chunk by chunk', { skip }, async (t) => {
   const ref = await reference(2);
   const pkg = await loadModelPackage(ready().packageDir);
-  const runner = await ModelRunner.load(pkg, { providers: ['cpu'], device: 'cpu', intraOpThreads: 1 });
+  const runner = await ModelRunner.load(pkg, { providers: ['cpu'], device: 'cpu', intraOpThreads: 1, beamSize: ref.beamSize });
   t.after(() => runner.release());
   const batcher = new DynamicBatcher<BatchItem, BatchOutput>({
     lanes: ['prefill', 'decode'],
@@ -105,15 +106,15 @@ test('the model runner and chunk policy reproduce the PyTorch reference tokens c
     maxWaitMs: 0,
     maxQueueSize: 64,
     concurrency: () => 1,
-    sizeOf: (item) => ('decode' in item ? item.decode.beams.length : 1),
+    sizeOf: (item) => ('decode' in item ? liveRows(item.decode) : 1),
     keyOf: (item) => item.key,
     run: async (lane, items) =>
       lane === 'prefill' ? runner.prefill(items.flatMap((i) => ('prefill' in i ? [i.prefill] : []))) : runner.decode(items.flatMap((i) => ('decode' in i ? [i.decode] : []))),
   });
   t.after(() => batcher.close());
-  const translator = new ChunkTranslator(pkg, (lane, item) => batcher.submit(lane, item), ref.beamSize);
+  const translator = new ChunkTranslator(pkg, (lane, item) => batcher.submit(lane, item), ref.beamSize, runner.arena);
   const size = chunkSamples(pkg.manifest, 2);
-  let state = freshModelState();
+  let state = freshModelState(runner.arena.allocate());
   const tokens: number[][] = [];
   for (let offset = 0; offset < AUDIO.length; offset += size) {
     const chunk = new Float32Array(size);

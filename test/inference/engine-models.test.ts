@@ -45,7 +45,14 @@ test('model state stays bounded by the cache windows over an hour of audio', asy
     }
   }
   await stream.flush();
-  const bound = (1 * 2 * 2 * 96 * 16 + 2 * 2 * 3 * 64 * 16) * 4;
+  // The encoder's window (1 layer, K+V, 2 heads, 96 frames, dim 16) plus the session's decoder
+  // slot: the 64-token window, the longest chunk prompt (pending token, template, 12 × 4 speech
+  // embeddings) and up to 40 generated tokens in the prefix, and one beam's 40-token suffix
+  // (2 layers, K+V, 3 KV heads, dim 16) — allocated once, whatever the stream's length.
+  const m = (await loadModelPackage(join(root, 'tiny-en-de'))).manifest;
+  const templates = Object.values(m.languagePairs).flatMap((pair) => [pair.prompt.first, pair.prompt.next]);
+  const prompt = 1 + Math.max(...templates.map((tpl) => tpl.prefix.length + tpl.suffix.length)) + 12 * 4;
+  const bound = (1 * 2 * 2 * 96 * 16 + 2 * 2 * 3 * 16 * (64 + prompt + 40 + 40)) * 4;
   assert.ok(Math.max(...sizes) <= bound, `state ${Math.max(...sizes)} B exceeds window bound ${bound} B`);
   assert.equal(new Set(sizes.slice(1)).size, 1, `state size must be flat once windows are full: ${sizes.join(',')}`);
   assert.ok(stream.receivedAudioMs >= 3600_000);

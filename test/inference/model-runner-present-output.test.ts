@@ -24,55 +24,71 @@ async function writeFullVariant(): Promise<{ root: string; dir: string }> {
   const definition = tinyPackageDefinitions().find((candidate) => candidate.name === NAME);
   assert.ok(definition);
   const root = await mkdtemp(join(tmpdir(), 'present-full-'));
-  return { root, dir: await writeTinyPackage(definition, root, 'full') };
+  return { root, dir: await writeTinyPackage(definition, root, { presentOutput: 'full', cacheLayout: 'padded' }) };
 }
 
 async function loadRunner(dir: string): Promise<ModelRunner> {
-  return ModelRunner.load(await loadModelPackage(dir), { providers: ['cpu'], device: 'cpu', intraOpThreads: 1 });
+  return ModelRunner.load(await loadModelPackage(dir), { providers: ['cpu'], device: 'cpu', intraOpThreads: 1, beamSize: 2 });
 }
 
 const copy = (cache: KvCache): KvCache => ({ data: cache.data.slice(), length: cache.length });
 
-/** A prefill item; caches and arrays are fresh copies, so two runners never share buffers. */
-function prefillItem(runner: ModelRunner, previous: PrefillOutput | undefined, segments: number, seed: number): PrefillItem {
+/** A prefill item of the session in `slot`; arrays are fresh copies, so two runners never share buffers. */
+function prefillItem(runner: ModelRunner, slot: number, previous: { out: PrefillOutput; item: PrefillItem } | undefined, segments: number, seed: number): PrefillItem {
   const m = runner.pkg.manifest;
   const pair = Object.values(m.languagePairs)[0];
   assert.ok(pair);
   const template = previous ? pair.prompt.next : pair.prompt.first;
-  const pending = previous ? [previous.topIds[0] ?? 0] : [];
+  const pending = previous ? [previous.out.topIds[0] ?? 0] : [];
   const speech = m.encoder.embeddingsPerSegment * segments;
+  const prefixLength = previous ? previous.item.prefixLength + previous.item.inputIds.length : 0;
   return {
     audio: testAudio(SEGMENT_SAMPLES * segments, seed),
-    encoderCache: previous ? copy(previous.encoderCache) : emptyCache(),
-    encoderNextFrame: previous ? previous.encoderCache.length : 0,
-    decoderCache: previous ? copy(previous.decoderCache) : emptyCache(),
-    decoderNextPosition: previous ? previous.decoderCache.length : 0,
+    encoderCache: previous ? copy(previous.out.encoderCache) : emptyCache(),
+    encoderNextFrame: previous ? previous.out.encoderCache.length : 0,
+    slot,
+    prefixLength,
+    decoderNextPosition: prefixLength,
     inputIds: Int32Array.from([...pending, ...template.prefix, ...new Array<number>(speech).fill(m.specialTokens.speechPlaceholder), ...template.suffix]),
     speechOffset: pending.length + template.prefix.length,
     topK: 8,
   };
 }
 
-/** Two chunks of two sessions (different chunk sizes and cache lengths, batched), then three decode steps of two beams each. */
-async function scenario(runner: ModelRunner): Promise<{ prefills: PrefillOutput[]; decodes: DecodeOutput[] }> {
-  const first = await runner.prefill([prefillItem(runner, undefined, 2, 1), prefillItem(runner, undefined, 1, 2)]);
-  const [a, b] = first;
-  assert.ok(a && b);
-  const second = await runner.prefill([prefillItem(runner, a, 1, 3), prefillItem(runner, b, 2, 4)]);
+/** Layer 0's keys of a slot's prefix `[0, length)` and of its two beams' suffixes `[0, suffixLength)`. */
+function cacheOf(runner: ModelRunner, slot: number, length: number, suffixLength: number): Float32Array[] {
+  const { heads, headDim } = runner.arena.layout;
+  const prefix = new Float32Array(heads * length * headDim);
+  runner.arena.copyPrefixOut(0, slot, length, prefix, 0, length);
+  const suffixes = [0, 1].map((beam) => {
+    const out = new Float32Array(heads * suffixLength * headDim);
+    runner.arena.copySuffixOut(0, slot, beam, suffixLength, out, 0, suffixLength);
+    return out;
+  });
+  return [prefix, ...suffixes];
+}
+
+/** Two chunks of two sessions (different chunk sizes and context lengths, batched), then three decode steps of two beams each. */
+async function scenario(runner: ModelRunner): Promise<{ prefills: PrefillOutput[]; decodes: DecodeOutput[]; caches: Float32Array[][] }> {
+  const slots = [runner.arena.allocate(), runner.arena.allocate()];
+  const firstItems = [prefillItem(runner, slots[0] ?? 0, undefined, 2, 1), prefillItem(runner, slots[1] ?? 0, undefined, 1, 2)];
+  const first = await runner.prefill(firstItems);
+  const secondItems = first.map((out, s) => prefillItem(runner, slots[s] ?? 0, { out, item: firstItems[s] as PrefillItem }, s === 0 ? 1 : 2, 3 + s));
+  const second = await runner.prefill(secondItems);
+  const lengths = secondItems.map((item) => item.prefixLength + item.inputIds.length);
   const decodes: DecodeOutput[] = [];
-  let suffixes = second.map(() => [emptyCache(), emptyCache()]);
   for (let step = 0; step < 3; step++) {
     const items: DecodeItem[] = second.map((out, s) => ({
-      baseCache: copy(out.decoderCache),
-      baseNextPosition: out.decoderCache.length,
-      beams: [0, 1].map((beam) => ({ suffixCache: copy(suffixes[s]?.[beam] ?? emptyCache()), token: out.topIds[beam + step] ?? 0 })),
+      slot: slots[s] ?? 0,
+      prefixLength: lengths[s] ?? 0,
+      suffixLength: step,
+      position: (lengths[s] ?? 0) + step,
+      tokens: Int32Array.from([0, 1].map((beam) => out.topIds[beam + step] ?? 0)),
       topK: 4,
     }));
-    const outputs = await runner.decode(items);
-    decodes.push(...outputs);
-    suffixes = outputs.map((out) => out.beams.map((beam) => beam.extendedSuffix));
+    decodes.push(...(await runner.decode(items)));
   }
-  return { prefills: [...first, ...second], decodes };
+  return { prefills: [...first, ...second], decodes, caches: slots.map((slot, s) => cacheOf(runner, slot, lengths[s] ?? 0, 3)) };
 }
 
 test('a "full"-present export and a "new"-present export of the same weights give identical results through the runner', async (t) => {
@@ -95,24 +111,25 @@ test('a "full"-present export and a "new"-present export of the same weights giv
     assert.ok(ref);
     assert.deepEqual(out.topIds, ref.topIds, `prefill ${i}: top ids`);
     assert.deepEqual(out.topLogProbs, ref.topLogProbs, `prefill ${i}: log-probs`);
-    assert.deepEqual([out.encoderCache.length, out.decoderCache.length], [ref.encoderCache.length, ref.decoderCache.length]);
+    assert.equal(out.encoderCache.length, ref.encoderCache.length);
     assert.deepEqual(out.encoderCache.data, ref.encoderCache.data, `prefill ${i}: encoder cache`);
-    assert.deepEqual(out.decoderCache.data, ref.decoderCache.data, `prefill ${i}: decoder cache`);
   });
   // Second chunks: the caches grew by the new frames / tokens on top of the first chunk's.
   assert.equal(actual.prefills[2]?.encoderCache.length, 3 * 48);
   actual.decodes.forEach((out, i) => {
     const ref = expected.decodes[i];
     assert.ok(ref);
-    out.beams.forEach((beam, k) => {
-      const refBeam = ref.beams[k];
-      assert.ok(refBeam);
+    assert.equal(out.rows.length, 2);
+    out.rows.forEach((beam, k) => {
+      const refBeam = ref.rows[k];
+      assert.ok(beam && refBeam);
       assert.deepEqual(beam.topIds, refBeam.topIds, `decode ${i} beam ${k}: top ids`);
       assert.deepEqual(beam.topLogProbs, refBeam.topLogProbs, `decode ${i} beam ${k}: log-probs`);
-      assert.equal(beam.extendedSuffix.length, Math.floor(i / 2) + 1);
-      assert.deepEqual(beam.extendedSuffix.data, refBeam.extendedSuffix.data, `decode ${i} beam ${k}: suffix cache`);
     });
   });
+  // The decoder caches the two runners wrote into their arenas: prefix and both beams' suffixes.
+  actual.caches.forEach((parts, s) => parts.forEach((part, k) => assert.deepEqual(part, expected.caches[s]?.[k], `session ${s} cache part ${k}`)));
+  assert.ok(actual.caches.every((parts) => parts.every((part) => part.some((v) => v !== 0))), 'every cache part was written');
 });
 
 test('a manifest whose presentOutput disagrees with its graphs is rejected on the first call with a cache', async (t) => {
@@ -126,9 +143,11 @@ test('a manifest whose presentOutput disagrees with its graphs is rejected on th
   const runner = await loadRunner(full.dir);
   t.after(() => runner.release());
   // Without a past the two layouts coincide; with one, the slot count gives the mismatch away.
-  const [first] = await runner.prefill([prefillItem(runner, undefined, 1, 5)]);
+  const slot = runner.arena.allocate();
+  const item = prefillItem(runner, slot, undefined, 1, 5);
+  const [first] = await runner.prefill([item]);
   assert.ok(first);
-  await assert.rejects(runner.prefill([prefillItem(runner, first, 1, 6)]), (error: unknown) => {
+  await assert.rejects(runner.prefill([prefillItem(runner, slot, { out: first, item }, 1, 6)]), (error: unknown) => {
     assert.ok(error instanceof AppError);
     assert.equal(error.code, 'modelInvalid');
     assert.match(error.message, /present\.0\.key" has 96 cache slots, expected 48/);

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { emptyCache } from '../../src/inference/worker/kv-cache.ts';
 import { loadModelPackage } from '../../src/inference/manifest.ts';
 import { ModelRunner } from '../../src/inference/worker/model-runner.ts';
-import type { PrefillItem } from '../../src/inference/worker/step-items.ts';
+import type { DecodeItem, PrefillItem, PrefillOutput } from '../../src/inference/worker/step-items.ts';
 
 function noise(samples: number, seed: number): Float32Array {
   const out = new Float32Array(samples);
@@ -17,10 +17,10 @@ function noise(samples: number, seed: number): Float32Array {
 
 async function load(name: string) {
   const pkg = await loadModelPackage(`models/${name}`);
-  return ModelRunner.load(pkg, { providers: ['cpu'], device: 'cpu', intraOpThreads: 1 });
+  return ModelRunner.load(pkg, { providers: ['cpu'], device: 'cpu', intraOpThreads: 1, beamSize: 2 });
 }
 
-function firstPrefill(runner: ModelRunner, audio: Float32Array, multiplier: number): PrefillItem {
+function firstPrefill(runner: ModelRunner, slot: number, audio: Float32Array, multiplier: number): PrefillItem {
   const m = runner.pkg.manifest;
   const pair = Object.values(m.languagePairs)[0];
   assert.ok(pair);
@@ -29,7 +29,8 @@ function firstPrefill(runner: ModelRunner, audio: Float32Array, multiplier: numb
     audio,
     encoderCache: emptyCache(),
     encoderNextFrame: 0,
-    decoderCache: emptyCache(),
+    slot,
+    prefixLength: 0,
     decoderNextPosition: 0,
     inputIds: Int32Array.from([...pair.prompt.first.prefix, ...new Array<number>(speech).fill(m.specialTokens.speechPlaceholder), ...pair.prompt.first.suffix]),
     speechOffset: pair.prompt.first.prefix.length,
@@ -37,76 +38,92 @@ function firstPrefill(runner: ModelRunner, audio: Float32Array, multiplier: numb
   };
 }
 
-function clone(item: PrefillItem): PrefillItem {
-  return { ...item, audio: item.audio.slice(), inputIds: item.inputIds.slice() };
-}
-
-test('prefill of a row alone equals the same row inside a padded batch with mixed chunk sizes and cache lengths', async (t) => {
-  const runner = await load('tiny-en-de');
-  t.after(() => runner.release());
-  const a = firstPrefill(runner, noise(15360 * 2, 1), 2);
-  const b = firstPrefill(runner, noise(15360 * 1, 2), 1);
-  const alone = await runner.prefill([clone(a)]);
-  const together = await runner.prefill([clone(b), clone(a), clone(b)]);
-  const x = alone[0];
-  const y = together[1];
-  assert.ok(x && y);
-  assert.deepEqual([...y.topIds], [...x.topIds]);
-  for (let i = 0; i < x.topLogProbs.length; i++) assert.ok(Math.abs((x.topLogProbs[i] ?? 0) - (y.topLogProbs[i] ?? 0)) < 1e-4);
-  assert.equal(y.decoderCache.length, x.decoderCache.length);
-  assert.equal(y.encoderCache.length, 96);
-  // Second chunk: row a has a longer cache than row b; both padded in one batch.
-  const m = runner.pkg.manifest;
-  const pair = Object.values(m.languagePairs)[0];
+function nextPrefill(runner: ModelRunner, prev: PrefillOutput, item: PrefillItem, audio: Float32Array): PrefillItem {
+  const pair = Object.values(runner.pkg.manifest.languagePairs)[0];
   assert.ok(pair);
-  const next = (prev: typeof x, audio: Float32Array, frames: number, positions: number): PrefillItem => ({
+  const length = item.prefixLength + item.inputIds.length;
+  return {
     audio,
     encoderCache: { data: prev.encoderCache.data.slice(), length: prev.encoderCache.length },
-    encoderNextFrame: frames,
-    decoderCache: { data: prev.decoderCache.data.slice(), length: prev.decoderCache.length },
-    decoderNextPosition: positions,
+    encoderNextFrame: prev.encoderCache.length,
+    slot: item.slot,
+    prefixLength: length,
+    decoderNextPosition: length,
     inputIds: Int32Array.from([prev.topIds[0] ?? 0, ...pair.prompt.next.prefix, ...new Array<number>(12).fill(1), ...pair.prompt.next.suffix]),
     speechOffset: 1 + pair.prompt.next.prefix.length,
     topK: 8,
-  });
-  const bAlone = together[0];
-  assert.ok(bAlone);
-  const a2 = next(x, noise(15360, 3), 96, x.decoderCache.length);
-  const b2 = next(bAlone, noise(15360, 4), 48, bAlone.decoderCache.length);
-  const [soloA] = await runner.prefill([a2]);
-  const [mixA, mixB] = await runner.prefill([next(x, noise(15360, 3), 96, x.decoderCache.length), b2]);
+  };
+}
+
+function prefixOf(runner: ModelRunner, slot: number, length: number): Float32Array {
+  const { heads, headDim } = runner.arena.layout;
+  const out = new Float32Array(heads * length * headDim);
+  runner.arena.copyPrefixOut(0, slot, length, out, 0, length);
+  return out;
+}
+
+function maxDiff(a: Float32Array, b: Float32Array): number {
+  let worst = a.length === b.length ? 0 : Infinity;
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs((a[i] ?? 0) - (b[i] ?? 0)));
+  return worst;
+}
+
+test('a session alone and the same session inside batches (mixed chunk sizes, context lengths, slots in and out of order) give the same results', async (t) => {
+  const runner = await load('tiny-en-de');
+  t.after(() => runner.release());
+  const slots = Array.from({ length: 5 }, () => runner.arena.allocate());
+  const [soloSlot = 0, a = 0, b1 = 0, b2 = 0, far = 0] = slots;
+  const alone = firstPrefill(runner, soloSlot, noise(15360 * 2, 1), 2);
+  const [x] = await runner.prefill([alone]);
+  // The same session in slot a, between two others (the middle row of a batch).
+  const inBatch = firstPrefill(runner, a, noise(15360 * 2, 1), 2);
+  const [bOut, y] = await runner.prefill([firstPrefill(runner, b1, noise(15360, 2), 1), inBatch, firstPrefill(runner, b2, noise(15360, 2), 1)]);
+  assert.ok(x && y && bOut);
+  assert.deepEqual([...y.topIds], [...x.topIds]);
+  for (let i = 0; i < x.topLogProbs.length; i++) assert.ok(Math.abs((x.topLogProbs[i] ?? 0) - (y.topLogProbs[i] ?? 0)) < 1e-4);
+  assert.equal(y.encoderCache.length, 96);
+  const promptLength = alone.inputIds.length;
+  assert.ok(maxDiff(prefixOf(runner, a, promptLength), prefixOf(runner, soloSlot, promptLength)) < 1e-4, 'the prompt rows written into both slots agree');
+
+  // Second chunk: the session has a longer context than its batch mate.
+  const soloNext = nextPrefill(runner, x, alone, noise(15360, 3));
+  const [soloA] = await runner.prefill([soloNext]);
+  const [mixA, mixB] = await runner.prefill([nextPrefill(runner, y, inBatch, noise(15360, 3)), nextPrefill(runner, bOut, firstPrefill(runner, b1, noise(1, 1), 1), noise(15360, 4))]);
   assert.ok(soloA && mixA && mixB);
   assert.deepEqual([...mixA.topIds], [...soloA.topIds]);
-  assert.equal(mixA.decoderCache.length, soloA.decoderCache.length);
-  let maxDiff = 0;
-  for (let i = 0; i < soloA.decoderCache.data.length; i++) maxDiff = Math.max(maxDiff, Math.abs((soloA.decoderCache.data[i] ?? 0) - (mixA.decoderCache.data[i] ?? 0)));
-  assert.ok(maxDiff < 1e-4, `cache differs by ${maxDiff}`);
+  const length = soloNext.prefixLength + soloNext.inputIds.length;
+  assert.ok(maxDiff(prefixOf(runner, a, length), prefixOf(runner, soloSlot, length)) < 1e-4, 'contexts agree');
 
-  // Decode: beams of two sessions in one batch vs alone.
-  const item = (prev: typeof x) => ({ baseCache: { data: prev.decoderCache.data.slice(), length: prev.decoderCache.length }, baseNextPosition: prev.decoderCache.length, beams: [{ suffixCache: emptyCache(), token: prev.topIds[0] ?? 0 }, { suffixCache: emptyCache(), token: prev.topIds[1] ?? 0 }], topK: 4 });
-  const [d1] = await runner.decode([item(soloA)]);
-  const [, d2] = await runner.decode([item(mixB), item(soloA)]);
-  assert.ok(d1 && d2);
-  assert.deepEqual(d2.beams.map((b) => [...b.topIds]), d1.beams.map((b) => [...b.topIds]));
-  assert.equal(d2.beams[0]?.extendedSuffix.length, 1);
+  // Decode: two beams of the session alone, then batched with another session — consecutive
+  // slots (a, b1: fed as arena views) and out of order (far, a: packed) give the same rows.
+  const decode = (slot: number, out: PrefillOutput): DecodeItem => ({ slot, prefixLength: length, suffixLength: 0, position: length, tokens: Int32Array.from([out.topIds[0] ?? 0, out.topIds[1] ?? 0]), topK: 4 });
+  const [d1] = await runner.decode([decode(soloSlot, soloA)]);
+  const [d2] = await runner.decode([decode(a, mixA), { ...decode(b1, mixB), prefixLength: soloNext.prefixLength }]);
+  const [, d3] = await runner.decode([{ ...decode(far, mixB), prefixLength: 1 }, decode(a, mixA)]);
+  assert.ok(d1 && d2 && d3);
+  const ids = (rows: typeof d1.rows) => rows.map((row) => [...(row?.topIds ?? [])]);
+  assert.deepEqual(ids(d2.rows), ids(d1.rows));
+  assert.deepEqual(ids(d3.rows), ids(d1.rows));
+  assert.equal(ids(d1.rows).length, 2);
 });
 
 test('overlapping calls on one runner give the same results as the same calls one after the other', async (t) => {
   const runner = await load('tiny-en-de');
   t.after(() => runner.release());
-  const [a, b] = await runner.prefill([firstPrefill(runner, noise(15360 * 2, 5), 2), firstPrefill(runner, noise(15360, 6), 1)]);
+  const [sa = 0, sb = 0] = [runner.arena.allocate(), runner.arena.allocate()];
+  const itemA = firstPrefill(runner, sa, noise(15360 * 2, 5), 2);
+  const itemB = firstPrefill(runner, sb, noise(15360, 6), 1);
+  const [a, b] = await runner.prefill([itemA, itemB]);
   assert.ok(a && b);
-  // Different cache lengths, so a call that reused the other's packed buffers would feed it wrong data.
-  const item = (prev: typeof a) => ({
-    baseCache: { data: prev.decoderCache.data.slice(), length: prev.decoderCache.length },
-    baseNextPosition: prev.decoderCache.length,
-    beams: [{ suffixCache: emptyCache(), token: prev.topIds[0] ?? 0 }],
-    topK: 4,
-  });
-  const [soloA] = await runner.decode([item(a)]);
-  const [soloB] = await runner.decode([item(b), item(b)]);
-  const [[overlapA], [overlapB]] = await Promise.all([runner.decode([item(a)]), runner.decode([item(b), item(b)])]);
+  // Different context lengths, so a call that reused the other's packed buffers would feed it wrong data.
+  const item = (slot: number, prefixLength: number, prev: PrefillOutput): DecodeItem => ({ slot, prefixLength, suffixLength: 0, position: prefixLength, tokens: Int32Array.from([prev.topIds[0] ?? 0, -1]), topK: 4 });
+  const la = itemA.inputIds.length;
+  const lb = itemB.inputIds.length;
+  const [soloA] = await runner.decode([item(sa, la, a)]);
+  const [soloB] = await runner.decode([item(sb, lb, b)]);
+  const [[overlapA], [overlapB]] = await Promise.all([runner.decode([item(sa, la, a)]), runner.decode([item(sb, lb, b)])]);
   assert.ok(soloA && soloB && overlapA && overlapB);
-  assert.deepEqual(overlapA.beams, soloA.beams);
-  assert.deepEqual(overlapB.beams, soloB.beams);
+  assert.deepEqual(overlapA.rows, soloA.rows);
+  assert.deepEqual(overlapB.rows, soloB.rows);
+  assert.equal(soloA.rows[1], null, 'a row fed no token gets no candidates');
 });

@@ -1,15 +1,21 @@
 import { AppError } from '../../errors.ts';
-import type { DecodeItem, DecodeOutput, PrefillItem, PrefillOutput } from './step-items.ts';
+import type { DecodeCandidates, DecodeItem, DecodeOutput, PrefillItem, PrefillOutput } from './step-items.ts';
 import { bestBeam, startBeams, stepBeams, type BeamSearchConfig, type Hypothesis } from './beam-search.ts';
-import { concatCaches, emptyCache, trimCache, type KvCache, type KvShape } from './kv-cache.ts';
+import { emptyCache, type KvCache } from './kv-cache.ts';
 import type { ModelPackage } from '../manifest.ts';
+import type { SlotArena } from './slot-arena.ts';
 import { decodeTokens } from './token-decoder.ts';
 
-/** A session's model state between chunks; it lives in the worker hosting the session (session-host.ts). */
+/**
+ * A session's model state between chunks; it lives in the worker hosting the session
+ * (session-host.ts). The decoder's cache is the slot's prefix in the model's arena.
+ */
 export interface ModelState {
   encoderCache: KvCache;
   encoderNextFrame: number;
-  decoderCache: KvCache;
+  slot: number;
+  /** Committed positions in the slot's prefix. */
+  decoderLength: number;
   decoderNextPosition: number;
   /** Tokens chosen but not yet fed (the previous chunk's last token). */
   pendingTokens: number[];
@@ -17,8 +23,8 @@ export interface ModelState {
   hasContext: boolean;
 }
 
-export function freshModelState(): ModelState {
-  return { encoderCache: emptyCache(), encoderNextFrame: 0, decoderCache: emptyCache(), decoderNextPosition: 0, pendingTokens: [], hasContext: false };
+export function freshModelState(slot: number): ModelState {
+  return { encoderCache: emptyCache(), encoderNextFrame: 0, slot, decoderLength: 0, decoderNextPosition: 0, pendingTokens: [], hasContext: false };
 }
 
 export type BatchItem = { key: string; prefill: PrefillItem } | { key: string; decode: DecodeItem };
@@ -42,22 +48,23 @@ export interface ChunkTranslation {
  * dynamic batcher groups with other sessions' work.
  */
 export class ChunkTranslator {
-  private readonly decoderShape: KvShape;
-
   constructor(
     readonly pkg: ModelPackage,
     private readonly submit: SubmitStep,
     private readonly beamSize: number,
+    /** The model's decoder caches in this thread (the runner's); beam reorders and chunk ends update it in place. */
+    readonly arena: SlotArena,
   ) {
-    const m = pkg.manifest;
-    this.decoderShape = { layers: m.decoder.numLayers, heads: m.decoder.numKeyValueHeads, headDim: m.decoder.headDim };
+    if (beamSize > arena.layout.beams) throw new Error(`beam size ${beamSize} exceeds the ${arena.layout.beams} beam rows of the model's slot arena`);
   }
 
   private readonly inFlight = new Set<Promise<unknown>>();
   private isDraining = false;
 
   /**
-   * Translates one whole chunk; `state` is not modified (the result carries the next one).
+   * Translates one whole chunk; `state` is not modified (the result carries the next one), and
+   * neither is the slot's committed context until the chunk succeeded: only the end of the chunk
+   * appends to it (in place), so a chunk that fails or is cancelled leaves the context as it was.
    * Throws AppError('engineClosed') once `drain()` was called: a chunk is many batches, so it must
    * not start when the batchers are about to close. `isCancelled` is asked before every step:
    * once it says yes, the chunk stops there with AppError('chunkCancelled') and its rows leave
@@ -111,7 +118,8 @@ export class ChunkTranslator {
         audio,
         encoderCache: state.encoderCache,
         encoderNextFrame: state.encoderNextFrame,
-        decoderCache: state.decoderCache,
+        slot: state.slot,
+        prefixLength: state.decoderLength,
         decoderNextPosition: state.decoderNextPosition,
         inputIds,
         speechOffset: state.pendingTokens.length + template.prefix.length,
@@ -119,34 +127,40 @@ export class ChunkTranslator {
       },
     })) as PrefillOutput;
 
-    let baseCache = prefill.decoderCache;
+    const prefixLength = state.decoderLength + inputIds.length;
     let beams: Hypothesis[] = startBeams({ topIds: prefill.topIds, topLogProbs: prefill.topLogProbs }, config);
     while (beams.some((b) => !b.isFinished)) {
       stopIfCancelled();
       const live = beams.filter((b) => !b.isFinished);
+      const suffixLength = (live[0]?.tokens.length ?? 1) - 1;
+      const tokens = new Int32Array(this.arena.layout.beams).fill(-1);
+      for (const beam of live) tokens[beam.row] = beam.tokens[beam.tokens.length - 1] ?? m.specialTokens.pad;
       const step = (await this.submit('decode', {
         key,
-        decode: {
-          baseCache,
-          baseNextPosition,
-          beams: live.map((b) => ({ suffixCache: b.suffixCache, token: b.tokens[b.tokens.length - 1] ?? m.specialTokens.pad })),
-          topK,
-        },
+        decode: { slot: state.slot, prefixLength, suffixLength, position: baseNextPosition + suffixLength, tokens, topK },
       })) as DecodeOutput;
-      baseCache = step.baseCache;
-      beams = stepBeams(beams, step.beams, config);
+      const outputs = live.map((beam): DecodeCandidates => {
+        const out = step.rows[beam.row];
+        if (!out) throw new Error('beam search: no decode output for a live beam');
+        return out;
+      });
+      const next = stepBeams(beams, outputs, config);
+      for (const copy of next.copies) this.arena.copySuffix(state.slot, copy.from, copy.to, copy.length);
+      beams = next.beams;
     }
+    stopIfCancelled();
 
     const winner = bestBeam(beams, config.lengthPenalty);
     const contextTokens = Math.max(0, winner.tokens.length - 1);
     const keepPrefix = m.decoder.keepPrefixTokens > 0 ? m.decoder.keepPrefixTokens : pair.prompt.first.prefix.length;
-    const decoderCache = trimCache(this.decoderShape, concatCaches(this.decoderShape, [baseCache, winner.suffixCache]), m.decoder.maxCacheTokens, keepPrefix);
+    const decoderLength = this.arena.commit(state.slot, prefixLength, winner.row, contextTokens, m.decoder.maxCacheTokens, keepPrefix);
     const last = winner.tokens[winner.tokens.length - 1];
     return {
       state: {
         encoderCache: prefill.encoderCache,
         encoderNextFrame: state.encoderNextFrame + m.encoder.framesPerSegment * multiplier,
-        decoderCache,
+        slot: state.slot,
+        decoderLength,
         decoderNextPosition: baseNextPosition + contextTokens,
         pendingTokens: last === undefined ? [] : [last],
         hasContext: true,

@@ -8,6 +8,7 @@ import { AppError } from '../../errors.ts';
 import { ChunkTranslator, freshModelState, type ModelState } from './chunk-translator.ts';
 import type { ModelPackage } from '../manifest.ts';
 import type { ChunkDone } from '../messages.ts';
+import type { SlotArena } from './slot-arena.ts';
 import type { StepLoop } from './step-loop.ts';
 
 interface HostedSession {
@@ -16,12 +17,16 @@ interface HostedSession {
   state: ModelState;
   /** Bumped by reset and close: a chunk started under an older one stops at its next step. */
   generation: number;
+  /** The chunk in progress; a slot it uses is returned to the arena only once it settled. */
+  running?: Promise<unknown>;
 }
 
 export interface HostedModel {
   pkg: ModelPackage;
   steps: StepLoop;
   beamSize: number;
+  /** The model runner's decoder arena, where hosted sessions get their slots. */
+  arena: SlotArena;
 }
 
 export class SessionHost {
@@ -29,8 +34,8 @@ export class SessionHost {
   readonly #sessions = new Map<string, HostedSession>();
 
   constructor(models: readonly HostedModel[]) {
-    for (const { pkg, steps, beamSize } of models) {
-      this.#models.set(pkg.manifest.name, { pkg, translator: new ChunkTranslator(pkg, steps.submit, beamSize) });
+    for (const { pkg, steps, beamSize, arena } of models) {
+      this.#models.set(pkg.manifest.name, { pkg, translator: new ChunkTranslator(pkg, steps.submit, beamSize, arena) });
     }
   }
 
@@ -48,7 +53,8 @@ export class SessionHost {
     if (!hosted) throw new AppError('modelInvalid', `model "${model}" is not loaded in this worker`);
     if (!hosted.pkg.manifest.languagePairs[languagePair]) throw new AppError('unsupportedLanguagePair', `model ${model} does not serve ${languagePair}`);
     const previous = this.#sessions.get(stream);
-    this.#sessions.set(stream, { translator: hosted.translator, languagePair, state: freshModelState(), generation: (previous?.generation ?? 0) + 1 });
+    if (previous) this.#releaseSlot(previous);
+    this.#sessions.set(stream, { translator: hosted.translator, languagePair, state: freshModelState(hosted.translator.arena.allocate()), generation: (previous?.generation ?? 0) + 1 });
   }
 
   /**
@@ -60,14 +66,18 @@ export class SessionHost {
     if (!session) throw new AppError('sessionNotFound', 'the session is not hosted by this worker');
     const generation = session.generation;
     const isCancelled = (): boolean => this.#sessions.get(stream) !== session || session.generation !== generation;
-    const result = await session.translator.translate(stream, session.state, audio, multiplier, session.languagePair, isCancelled);
+    const running = session.translator.translate(stream, session.state, audio, multiplier, session.languagePair, isCancelled);
+    session.running = running;
+    const result = await running.finally(() => {
+      if (session.running === running) delete session.running;
+    });
     if (isCancelled()) throw new AppError('chunkCancelled');
     session.state = result.state;
     return {
       tokens: result.tokens,
       text: result.text,
-      contextTokens: result.state.decoderCache.length,
-      stateBytes: result.state.encoderCache.data.byteLength + result.state.decoderCache.data.byteLength,
+      contextTokens: result.state.decoderLength,
+      stateBytes: result.state.encoderCache.data.byteLength + session.translator.arena.bytesPerSlot,
     };
   }
 
@@ -76,7 +86,8 @@ export class SessionHost {
     const session = this.#sessions.get(stream);
     if (!session) return;
     session.generation++;
-    session.state = freshModelState();
+    this.#releaseSlot(session);
+    session.state = freshModelState(session.translator.arena.allocate());
   }
 
   /** Forgets the session; a chunk in flight stops at its next step. */
@@ -84,7 +95,23 @@ export class SessionHost {
     const session = this.#sessions.get(stream);
     if (!session) return;
     session.generation++;
+    this.#releaseSlot(session);
     this.#sessions.delete(stream);
+  }
+
+  /**
+   * Returns the session's slot to its arena — once its chunk in flight (which may still write
+   * the slot until it reaches its next step) has settled, so a new session never shares it.
+   */
+  #releaseSlot(session: HostedSession): void {
+    const { slot } = session.state;
+    const arena = session.translator.arena;
+    if (session.running) {
+      const release = (): void => arena.release(slot);
+      session.running.then(release, release);
+    } else {
+      arena.release(slot);
+    }
   }
 
   /** Refuses new chunks and waits for every chunk in progress (engine shutdown). */

@@ -6,12 +6,12 @@
  *
  * Faults stay local: when a batch fails, each of its items is run again alone, so only the rows
  * that fail by themselves fail; the others get the same output they would have got in the batch
- * (runs are pure functions of their inputs: caches are never updated in place).
+ * (a run writes its new cache rows only after it succeeded, and only past the committed lengths).
  */
 import { DynamicBatcher } from '../../batching/dynamic-batcher.ts';
 import type { BatchSettings } from '../../batching/batch-settings.ts';
 import { AppError } from '../../errors.ts';
-import type { DecodeItem, DecodeOutput, PrefillItem, PrefillOutput } from './step-items.ts';
+import { liveRows, type DecodeItem, type DecodeOutput, type PrefillItem, type PrefillOutput } from './step-items.ts';
 import type { BatchItem, BatchOutput, SubmitStep } from './chunk-translator.ts';
 import { cacheCopyMeter } from './kv-cache.ts';
 import type { WorkerFault, StepObservation } from '../messages.ts';
@@ -48,7 +48,7 @@ export class StepLoop {
       ...options.batching,
       concurrency: () => 1,
       starvationMs: Math.max(4 * options.batching.maxWaitMs, 200),
-      sizeOf: (item) => ('decode' in item ? item.decode.beams.length : 1),
+      sizeOf: (item) => ('decode' in item ? liveRows(item.decode) : 1),
       keyOf: (item) => item.key,
       run: (lane, items) => this.#runBatch(lane as 'prefill' | 'decode', items),
     });
@@ -137,10 +137,10 @@ export class StepLoop {
       model: this.#options.model,
       phase: lane,
       items: items.length,
-      rows: lane === 'decode' ? decodes.reduce((sum, item) => sum + item.beams.length, 0) : items.length,
+      rows: lane === 'decode' ? decodes.reduce((sum, item) => sum + liveRows(item), 0) : items.length,
       waitsMs: items.map((item) => started - (this.#submittedAt.get(item) ?? started)),
       computeMs: performance.now() - started,
-      attendedSlots: decodes.reduce((sum, item) => sum + item.beams.reduce((n, beam) => n + item.baseCache.length + beam.suffixCache.length + 1, 0), 0),
+      attendedSlots: decodes.reduce((sum, item) => sum + liveRows(item) * (item.prefixLength + item.suffixLength + 1), 0),
       cacheBytesCopied,
       failedItems,
     };

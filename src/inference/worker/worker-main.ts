@@ -36,10 +36,12 @@ async function start(): Promise<{ host: SessionHost; loops: Map<string, StepLoop
   const fallbacks: { model: string; provider: string; error: string }[] = [];
   for (const dir of data.packageDirs) {
     const pkg = await loadModelPackage(dir);
+    const beamSize = data.beamSize ?? pkg.manifest.generation.beamSize;
     const runner = await ModelRunner.load(pkg, {
       providers: data.providers.length > 0 ? data.providers : pkg.manifest.executionProviders,
       device: data.device,
       intraOpThreads: data.intraOpThreads,
+      beamSize,
     });
     const model = pkg.manifest.name;
     const steps = new StepLoop({ model, runner, batching: data.batching, onBatch: (observation) => {
@@ -47,7 +49,7 @@ async function start(): Promise<{ host: SessionHost; loops: Map<string, StepLoop
       scheduleStats(model);
     } });
     loops.set(model, steps);
-    hosted.push({ pkg, steps, beamSize: data.beamSize ?? pkg.manifest.generation.beamSize });
+    hosted.push({ pkg, steps, beamSize, arena: runner.arena });
     providers.add(runner.provider);
     fallbacks.push(...runner.fallbacks.map((f) => ({ model, ...f })));
   }

@@ -23,7 +23,7 @@ async function hostWith(t: TestContext, batching = { maxBatchSize: 32, maxWaitMs
     await steps.close();
     await runner.release();
   });
-  const host = new SessionHost([{ pkg, steps, beamSize: 4 }]);
+  const host = new SessionHost([{ pkg, steps, beamSize: 4, arena: runner.arena }]);
   const size = chunkSamples(pkg.manifest, 1);
   const chunk = (seed: number, index: number): Float32Array => testAudio(size * (index + 1), seed).subarray(size * index);
   return { host, steps, batches, chunk };
