@@ -10,12 +10,17 @@ import type { StepObservation } from '../../../src/inference/messages.ts';
 import { SessionHost } from '../../../src/inference/worker/session-host.ts';
 import { StepLoop } from '../../../src/inference/worker/step-loop.ts';
 import { testAudio } from '../../support/engine-fixtures.ts';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { writeTinyPackage } from '../../../scripts/models/tiny-package-files.ts';
+import { tinyPackageDefinitions } from '../../../scripts/models/tiny-packages.ts';
 
 const MODEL = 'tiny-en-es';
 const PAIR = 'English -> Spanish';
 
-async function hostWith(t: TestContext, batching = { maxBatchSize: 32, maxWaitMs: 5, maxQueueSize: 1024 }) {
-  const pkg = await loadModelPackage(`models/${MODEL}`);
+async function hostWith(t: TestContext, batching = { maxBatchSize: 32, maxWaitMs: 5, maxQueueSize: 1024 }, modelsDir = 'models') {
+  const pkg = await loadModelPackage(`${modelsDir}/${MODEL}`);
   const runner = await ModelRunner.load(pkg, { providers: ['cpu'], device: 'cpu', intraOpThreads: 1 });
   const batches: StepObservation[] = [];
   const steps = new StepLoop({ model: MODEL, runner, batching, onBatch: (observation) => batches.push(observation) });
@@ -91,4 +96,20 @@ test('reset and close stop a chunk in flight at its next step', async (t) => {
   host.close('a');
   await assert.rejects(closing, (error: Error & { code?: string }) => error.code === 'chunkCancelled');
   await assert.rejects(host.translate('a', chunk(31, 2), 1), (error: Error & { code?: string }) => error.code === 'sessionNotFound');
+});
+
+test('a model with the slots cache layout (arena views, beams sharing their prefix) translates exactly as its padded twin, batched', async (t) => {
+  const definition = tinyPackageDefinitions().find((candidate) => candidate.name === MODEL);
+  assert.ok(definition);
+  const root = await mkdtemp(join(tmpdir(), 'slots-'));
+  t.after(() => rm(root, { recursive: true, force: true }));
+  await writeTinyPackage(definition, root, { presentOutput: 'new', cacheLayout: 'slots' });
+  const padded = await hostWith(t);
+  const slots = await hostWith(t, undefined, root);
+  const seeds = [41, 42, 43, 44, 45];
+  const expected = await translateAll(padded.host, padded.chunk, seeds);
+  const actual = await translateAll(slots.host, slots.chunk, seeds);
+  assert.deepEqual(actual, expected);
+  assert.ok(slots.batches.some((batch) => batch.phase === 'decode' && batch.items > 1), 'decode steps of different sessions shared batches');
+  assert.ok(expected.some((texts) => texts.some((text) => text.length > 0)), 'the model said something');
 });
