@@ -1,7 +1,8 @@
 /**
- * A session's attention cache in compact form: one Float32Array laid out
- * [layer][key|value][head][position][headDim], holding exactly `length` positions. Compact
- * caches travel to workers as transferred buffers and are packed into padded batch tensors there.
+ * An attention cache in compact form: one Float32Array laid out
+ * [layer][key|value][head][position][headDim], holding exactly `length` positions. The encoder's
+ * caches are kept this way (a chunk's frames, packed into padded batch tensors per prefill); the
+ * decoder's live in slot arenas (slot-arena.ts).
  */
 export interface KvCache {
   data: Float32Array;
