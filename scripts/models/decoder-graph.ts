@@ -6,8 +6,9 @@
 import { GraphBuilder } from './graph-builder.ts';
 import { DataType } from './onnx-proto.ts';
 import type { GraphSpec } from './onnx-proto.ts';
-import { attention, causalBySlot, gatedMlp, keyValidity, linear, rmsNorm, rotaryTables, slotAttention } from './layers.ts';
-import type { BeamFold, PresentOutput } from './layers.ts';
+import { attention, causalBySlot, gatedMlp, keyValidity, linear, rmsNorm, rotaryTables } from './layers.ts';
+import { slotAttention, type BeamFold } from './slot-attention.ts';
+import type { PresentOutput } from './layers.ts';
 import { decoderDims } from './tiny-dimensions.ts';
 import type { DecoderDims } from './tiny-dimensions.ts';
 

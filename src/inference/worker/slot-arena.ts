@@ -12,6 +12,7 @@
  * sessions in consecutive slots is fed to the graph as views of the arenas, without a copy.
  */
 import { cacheCopyMeter, type KvShape } from './kv-cache.ts';
+import type { ModelManifest } from '../manifest.ts';
 
 export interface ArenaLayout extends KvShape {
   prefixCapacity: number;
@@ -27,6 +28,27 @@ export interface NewRows {
 }
 
 const FLOAT_BYTES = Float32Array.BYTES_PER_ELEMENT;
+
+/**
+ * A model's arena capacities: the prefix holds the window, plus the longest prompt a chunk
+ * appends (pending token, template, speech placeholders at the largest multiplier), plus the most
+ * tokens a chunk generates — the most a slot holds before the end-of-chunk trim; a suffix holds a
+ * chunk's tokens.
+ */
+export function arenaLayoutFor(m: ModelManifest, beams: number): ArenaLayout {
+  const templates = Object.values(m.languagePairs).flatMap((pair) => [pair.prompt.first, pair.prompt.next, ...Object.values(pair.prompt.firstByMultiplier ?? {})]);
+  const longestTemplate = Math.max(0, ...templates.map((t) => t.prefix.length + t.suffix.length));
+  const maxNewTokens = m.generation.maxNewTokensPerMultiplier * m.audio.maxLatencyMultiplier;
+  const maxPrompt = 1 + longestTemplate + m.encoder.embeddingsPerSegment * m.audio.maxLatencyMultiplier;
+  return {
+    layers: m.decoder.numLayers,
+    heads: m.decoder.numKeyValueHeads,
+    headDim: m.decoder.headDim,
+    prefixCapacity: m.decoder.maxCacheTokens + maxPrompt + maxNewTokens,
+    beams,
+    suffixCapacity: maxNewTokens,
+  };
+}
 
 export class SlotArena {
   readonly layout: Readonly<ArenaLayout>;
