@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
-import { emptyCache } from '../../src/inference/worker/kv-cache.ts';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { writeTinyPackage } from '../../scripts/models/tiny-package-files.ts';
+import { tinyPackageDefinitions } from '../../scripts/models/tiny-packages.ts';
+import { cacheCopyMeter, emptyCache } from '../../src/inference/worker/kv-cache.ts';
 import { loadModelPackage } from '../../src/inference/manifest.ts';
 import { ModelRunner } from '../../src/inference/worker/model-runner.ts';
 import type { DecodeItem, PrefillItem, PrefillOutput } from '../../src/inference/worker/step-items.ts';
@@ -15,8 +20,19 @@ function noise(samples: number, seed: number): Float32Array {
   return out;
 }
 
-async function load(name: string) {
-  const pkg = await loadModelPackage(`models/${name}`);
+/** The committed model (padded cache layout) and its slots-layout twin, generated for these tests. */
+const layouts: Record<'padded' | 'slots', string> = { padded: 'models', slots: '' };
+before(async () => {
+  layouts.slots = await mkdtemp(join(tmpdir(), 'runner-slots-'));
+  const definition = tinyPackageDefinitions().find((candidate) => candidate.name === 'tiny-en-de');
+  assert.ok(definition);
+  await writeTinyPackage(definition, layouts.slots, { presentOutput: 'new', cacheLayout: 'slots' });
+});
+after(() => rm(layouts.slots, { recursive: true, force: true }));
+
+async function load(name: string, layout: keyof typeof layouts) {
+  const pkg = await loadModelPackage(join(layouts[layout], name));
+  assert.equal(pkg.manifest.decoder.cacheLayout, layout);
   return ModelRunner.load(pkg, { providers: ['cpu'], device: 'cpu', intraOpThreads: 1, beamSize: 2 });
 }
 
@@ -68,11 +84,13 @@ function maxDiff(a: Float32Array, b: Float32Array): number {
   return worst;
 }
 
-test('a session alone and the same session inside batches (mixed chunk sizes, context lengths, slots in and out of order) give the same results', async (t) => {
-  const runner = await load('tiny-en-de');
+for (const layout of ['padded', 'slots'] as const) {
+test(`${layout} layout: a session alone and the same session inside batches (mixed chunk sizes, context lengths, slots consecutive, with holes, sparse) give the same results`, async (t) => {
+  const runner = await load('tiny-en-de', layout);
   t.after(() => runner.release());
-  const slots = Array.from({ length: 5 }, () => runner.arena.allocate());
-  const [soloSlot = 0, a = 0, b1 = 0, b2 = 0, far = 0] = slots;
+  const slots = Array.from({ length: 10 }, () => runner.arena.allocate());
+  const [soloSlot = 0, a = 0, b1 = 0, b2 = 0, near = 0] = slots;
+  const far = slots[9] ?? 0;
   const alone = firstPrefill(runner, soloSlot, noise(15360 * 2, 1), 2);
   const [x] = await runner.prefill([alone]);
   // The same session in slot a, between two others (the middle row of a batch).
@@ -95,20 +113,36 @@ test('a session alone and the same session inside batches (mixed chunk sizes, co
   assert.ok(maxDiff(prefixOf(runner, a, length), prefixOf(runner, soloSlot, length)) < 1e-4, 'contexts agree');
 
   // Decode: two beams of the session alone, then batched with another session — consecutive
-  // slots (a, b1: fed as arena views) and out of order (far, a: packed) give the same rows.
+  // slots (a, b1: fed as arena views), with a hole between (a, near) and sparse (a, far: packed),
+  // each given in either order, give the same rows.
   const decode = (slot: number, out: PrefillOutput): DecodeItem => ({ slot, prefixLength: length, suffixLength: 0, position: length, tokens: Int32Array.from([out.topIds[0] ?? 0, out.topIds[1] ?? 0]), topK: 4 });
   const [d1] = await runner.decode([decode(soloSlot, soloA)]);
   const [d2] = await runner.decode([decode(a, mixA), { ...decode(b1, mixB), prefixLength: soloNext.prefixLength }]);
-  const [, d3] = await runner.decode([{ ...decode(far, mixB), prefixLength: 1 }, decode(a, mixA)]);
-  assert.ok(d1 && d2 && d3);
+  const copied = async <T>(run: () => Promise<T>): Promise<[T, number]> => {
+    const before = cacheCopyMeter.bytes;
+    const result = await run();
+    return [result, cacheCopyMeter.bytes - before];
+  };
+  const [[, d3], holeCopies] = await copied(() => runner.decode([{ ...decode(near, mixB), prefixLength: 1 }, decode(a, mixA)]));
+  const [[d4], sparseCopies] = await copied(() => runner.decode([decode(a, mixA), { ...decode(far, mixB), prefixLength: 1 }]));
+  if (layout === 'slots') {
+    // With a hole the batch is still one view: only the 4 new rows are written, nothing is packed.
+    const { layers, heads, headDim } = runner.arena.layout;
+    const newRowBytes = layers * 2 * heads * headDim * 4;
+    assert.equal(holeCopies, 4 * newRowBytes);
+    assert.ok(sparseCopies > 4 * newRowBytes + length * heads * headDim * 4, 'a sparse batch is packed');
+  }
+  assert.ok(d1 && d2 && d3 && d4);
   const ids = (rows: typeof d1.rows) => rows.map((row) => [...(row?.topIds ?? [])]);
   assert.deepEqual(ids(d2.rows), ids(d1.rows));
   assert.deepEqual(ids(d3.rows), ids(d1.rows));
+  assert.deepEqual(ids(d4.rows), ids(d1.rows));
   assert.equal(ids(d1.rows).length, 2);
 });
+}
 
 test('overlapping calls on one runner give the same results as the same calls one after the other', async (t) => {
-  const runner = await load('tiny-en-de');
+  const runner = await load('tiny-en-de', 'padded');
   t.after(() => runner.release());
   const [sa = 0, sb = 0] = [runner.arena.allocate(), runner.arena.allocate()];
   const itemA = firstPrefill(runner, sa, noise(15360 * 2, 5), 2);

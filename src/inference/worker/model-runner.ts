@@ -36,6 +36,24 @@ function pastFeeds(shape: KvShape, packed: { keys: Float32Array[]; values: Float
 
 type ArenaName = 'encoder' | 'prefill' | 'decode';
 
+type DecodeRow = DecoderRow & { item: DecodeItem; token: number };
+
+/**
+ * A slots-layout decode batch is fed as one view of the arenas when its sessions' slots are
+ * consecutive. When they are not, but at least half of the slot range is in the batch, the holes
+ * are filled with rows that decode nothing (all-masked, outputs dropped): such a row costs about a
+ * row of compute, while packing instead copies every row's whole context, every step. Sparser
+ * batches (few sessions spread over many slots) stay as they are and get packed.
+ */
+function withHoles(sorted: readonly DecodeItem[]): DecodeItem[] {
+  const first = sorted[0]?.slot ?? 0;
+  const span = (sorted.at(-1)?.slot ?? first) - first + 1;
+  if (span === sorted.length || span > 2 * sorted.length) return [...sorted];
+  const bySlot = new Map(sorted.map((item) => [item.slot, item]));
+  const idle = (slot: number): DecodeItem => ({ slot, prefixLength: 0, suffixLength: 0, position: 0, tokens: new Int32Array(0), topK: 0 });
+  return Array.from({ length: span }, (_, i) => bySlot.get(first + i) ?? idle(first + i));
+}
+
 type PackedPast = ReturnType<typeof packPast>;
 
 /**
@@ -197,14 +215,16 @@ export class ModelRunner {
     const m = this.pkg.manifest;
     const beams = this.arena.layout.beams;
     // The slots layout computes every beam row of a session (the graph folds a session's beams
-    // together); rows that do not decode are fed the pad token and their outputs dropped. The
-    // padded layout computes live rows only.
-    const sessions = this.decoderLayout === 'slots' ? [...items].sort((a, b) => a.slot - b.slot) : items;
-    const rows = sessions.map((item) =>
-      Array.from({ length: beams }, (_, beam) => ({ item, beam, slot: item.slot, prefixLength: item.prefixLength, suffixLength: item.suffixLength, token: item.tokens[beam] ?? -1 })).filter(
-        (row) => this.decoderLayout === 'slots' || row.token >= 0,
-      ),
-    );
+    // together), and fills holes in the batch's slot range (see withHoles); rows that do not
+    // decode are fed the pad token and their outputs dropped. The padded layout computes live rows only.
+    const rows: DecodeRow[][] =
+      this.decoderLayout === 'slots'
+        ? withHoles([...items].sort((a, b) => a.slot - b.slot)).map((item) =>
+            Array.from({ length: beams }, (_, beam) => ({ item, beam, slot: item.slot, prefixLength: item.prefixLength, suffixLength: item.suffixLength, token: item.tokens[beam] ?? -1 })),
+          )
+        : items.map((item) =>
+            Array.from({ length: beams }, (_, beam) => ({ item, beam, slot: item.slot, prefixLength: item.prefixLength, suffixLength: item.suffixLength, token: item.tokens[beam] ?? -1 })).filter((row) => row.token >= 0),
+          );
     const flat = rows.flat();
     const batch = flat.length;
     const embedOut = await this.embed.run({ input_ids: int64(flat.map((r) => (r.token >= 0 ? r.token : m.specialTokens.pad)), [batch, 1]) });
@@ -215,10 +235,10 @@ export class ModelRunner {
     const logits = floatOutput(out, 'logits');
     const vocab = m.decoder.vocabSize;
     const results = new Map<DecodeItem, (DecodeCandidates | null)[]>();
+    for (const item of items) results.set(item, new Array<DecodeCandidates | null>(beams).fill(null));
     flat.forEach((row, r) => {
-      const perRow = results.get(row.item) ?? new Array<DecodeCandidates | null>(beams).fill(null);
-      results.set(row.item, perRow);
-      if (row.token < 0) return;
+      const perRow = results.get(row.item);
+      if (row.token < 0 || !perRow) return;
       this.arena.writeSuffix(row.slot, row.beam, row.suffixLength, present, r, newFrom);
       const top = topKLogProbs(logits.subarray(r * vocab, (r + 1) * vocab), row.item.topK);
       perRow[row.beam] = { topIds: top.ids, topLogProbs: top.logProbs };
