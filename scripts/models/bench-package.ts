@@ -43,8 +43,7 @@ export async function ensureBenchModels(cacheRoot: string = DEFAULT_BENCH_CACHE)
   await rm(staging, { recursive: true, force: true });
   await mkdir(staging, { recursive: true });
   try {
-    // The benchmark measures the engine as it is meant to run: caches fed from the slot arenas.
-    await writeTinyPackage(definition, staging, { presentOutput: 'new', cacheLayout: 'slots' });
+    await writeTinyPackage(definition, staging);
     await rm(modelsDir, { recursive: true, force: true });
     await rename(staging, modelsDir);
   } catch (error) {

@@ -34,7 +34,7 @@ export interface GraphFlavour {
 }
 
 /** What the committed packages and the benchmark model use. */
-export const DEFAULT_FLAVOUR: Readonly<GraphFlavour> = { presentOutput: 'new', cacheLayout: 'padded' };
+export const DEFAULT_FLAVOUR: Readonly<GraphFlavour> = { presentOutput: 'new', cacheLayout: 'slots' };
 
 /** The manifest object (serialise with JSON.stringify); the flavour must match the graphs'. */
 export function tinyManifest(definition: TinyPackageDefinition, flavour: GraphFlavour = DEFAULT_FLAVOUR): Record<string, unknown> {

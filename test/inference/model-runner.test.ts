@@ -20,15 +20,15 @@ function noise(samples: number, seed: number): Float32Array {
   return out;
 }
 
-/** The committed model (padded cache layout) and its slots-layout twin, generated for these tests. */
-const layouts: Record<'padded' | 'slots', string> = { padded: 'models', slots: '' };
+/** The committed model (slots cache layout) and its padded-layout twin, generated for these tests. */
+const layouts: Record<'padded' | 'slots', string> = { padded: '', slots: 'models' };
 before(async () => {
-  layouts.slots = await mkdtemp(join(tmpdir(), 'runner-slots-'));
+  layouts.padded = await mkdtemp(join(tmpdir(), 'runner-padded-'));
   const definition = tinyPackageDefinitions().find((candidate) => candidate.name === 'tiny-en-de');
   assert.ok(definition);
-  await writeTinyPackage(definition, layouts.slots, { presentOutput: 'new', cacheLayout: 'slots' });
+  await writeTinyPackage(definition, layouts.padded, { presentOutput: 'new', cacheLayout: 'padded' });
 });
-after(() => rm(layouts.slots, { recursive: true, force: true }));
+after(() => rm(layouts.padded, { recursive: true, force: true }));
 
 async function load(name: string, layout: keyof typeof layouts) {
   const pkg = await loadModelPackage(join(layouts[layout], name));

@@ -54,7 +54,7 @@ for (const name of TINY_PACKAGE_NAMES) {
     });
     assert.deepEqual(manifest.decoder, {
       embedFile: 'embed.onnx', file: 'decoder.onnx', numLayers: 2, numKeyValueHeads: 3, headDim: 16,
-      hiddenSize: 192, vocabSize: tokens.length, maxCacheTokens: 1000, keepPrefixTokens: 0, presentOutput: 'new',
+      hiddenSize: 192, vocabSize: tokens.length, maxCacheTokens: 1000, keepPrefixTokens: 0, presentOutput: 'new', cacheLayout: 'slots',
     });
     assert.deepEqual(manifest.tokenizer, { file: 'tokens.json', decoding: name === 'tiny-en-zh' ? 'plain' : 'sentencepiece' });
     assert.deepEqual(tokens.slice(0, 8), ['<pad>', '<speech>', '<eoc>', '<s>', '<|system|>', '<|user|>', '<|assistant|>', '<|end|>']);

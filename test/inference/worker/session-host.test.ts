@@ -101,11 +101,11 @@ test('reset and close stop a chunk in flight at its next step', async (t) => {
 test('a model with the slots cache layout (arena views, beams sharing their prefix) translates exactly as its padded twin, batched', async (t) => {
   const definition = tinyPackageDefinitions().find((candidate) => candidate.name === MODEL);
   assert.ok(definition);
-  const root = await mkdtemp(join(tmpdir(), 'slots-'));
+  const root = await mkdtemp(join(tmpdir(), 'padded-'));
   t.after(() => rm(root, { recursive: true, force: true }));
-  await writeTinyPackage(definition, root, { presentOutput: 'new', cacheLayout: 'slots' });
-  const padded = await hostWith(t);
-  const slots = await hostWith(t, undefined, root);
+  await writeTinyPackage(definition, root, { presentOutput: 'new', cacheLayout: 'padded' });
+  const padded = await hostWith(t, undefined, root);
+  const slots = await hostWith(t);
   const seeds = [41, 42, 43, 44, 45];
   const expected = await translateAll(padded.host, padded.chunk, seeds);
   const actual = await translateAll(slots.host, slots.chunk, seeds);

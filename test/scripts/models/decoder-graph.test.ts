@@ -9,7 +9,7 @@ import {
   isAllFinite,
   loadPackage,
   maxAbsDiff,
-  MODELS_DIR,
+  paddedTwinsDir,
   noise,
   paddedFeeds,
   randomRow,
@@ -47,7 +47,7 @@ async function logitsOf(pkg: LoadedPackage, row: CallRow): Promise<Float32Array>
 
 for (const name of TINY_PACKAGE_NAMES) {
   test(`${name} decoder and embed: output shapes follow the contract for batch 1 / past 0 and batch 3 / past > 0`, async (t) => {
-    const pkg = await loadPackage(join(MODELS_DIR, name));
+    const pkg = await loadPackage(join(await paddedTwinsDir(), name));
     t.after(() => releasePackage(pkg));
     const d = pkg.manifest.decoder;
 
@@ -66,7 +66,7 @@ for (const name of TINY_PACKAGE_NAMES) {
   });
 
   test(`${name} decoder: a row gives the same result alone and inside a padded batch`, async (t) => {
-    const pkg = await loadPackage(join(MODELS_DIR, name));
+    const pkg = await loadPackage(join(await paddedTwinsDir(), name));
     t.after(() => releasePackage(pkg));
     const d = pkg.manifest.decoder;
     // Past lengths 0 / 5 (padded after) / 4 (padded before) / 9; new lengths 4 / 1 / 2 / 3, right-padded.
@@ -92,7 +92,7 @@ for (const name of TINY_PACKAGE_NAMES) {
   });
 
   test(`${name} decoder: step t ignores later steps (causal by slot) and masked rows stay finite`, async (t) => {
-    const pkg = await loadPackage(join(MODELS_DIR, name));
+    const pkg = await loadPackage(join(await paddedTwinsDir(), name));
     t.after(() => releasePackage(pkg));
     const d = pkg.manifest.decoder;
     const full = decoderRow(pkg, 31, 6, 4);
@@ -108,7 +108,7 @@ for (const name of TINY_PACKAGE_NAMES) {
   });
 
   test(`${name} decoder: the logits depend on position_ids`, async (t) => {
-    const pkg = await loadPackage(join(MODELS_DIR, name));
+    const pkg = await loadPackage(join(await paddedTwinsDir(), name));
     t.after(() => releasePackage(pkg));
     // With a cache, moving the new steps changes their distance to the cached keys.
     const cached = decoderRow(pkg, 41, 6, 2);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { GreedyStream } from './greedy-stream.ts';
-import { loadPackage, MODELS_DIR, noise, releasePackage, TINY_PACKAGE_NAMES } from './tiny-model-harness.ts';
+import { loadPackage, noise, paddedTwinsDir, releasePackage, TINY_PACKAGE_NAMES } from './tiny-model-harness.ts';
 
 const SAMPLES_PER_SEGMENT = 15360;
 // Greedy decoding of random weights is chaotic (one token changes the rest of the stream), so the
@@ -22,7 +22,7 @@ function testAudio(stream: number, chunk: number, multiplier: number): Float32Ar
 
 for (const name of TINY_PACKAGE_NAMES) {
   test(`${name}: greedy decoding ends a fair share of chunks with the end-of-chunk token`, async (t) => {
-    const pkg = await loadPackage(join(MODELS_DIR, name));
+    const pkg = await loadPackage(join(await paddedTwinsDir(), name));
     t.after(() => releasePackage(pkg));
     const pair = Object.keys(pkg.manifest.languagePairs)[0] ?? '';
     let ended = 0;

@@ -17,7 +17,9 @@ for (const name of TINY_PACKAGE_NAMES) {
     assert.deepEqual(pkg.encoder.outputNames, ['speech_embeddings', ...cacheNames('present', encoder.numLayers)]);
     assert.deepEqual(pkg.embed.inputNames, ['input_ids']);
     assert.deepEqual(pkg.embed.outputNames, ['inputs_embeds']);
-    assert.deepEqual(pkg.decoder.inputNames, ['inputs_embeds', 'attention_mask', 'position_ids', ...cacheNames('past_key_values', decoder.numLayers)]);
+    // The slots cache layout: per layer the session prefix's and the beam suffix's keys and values.
+    const slotCaches = Array.from({ length: decoder.numLayers }, (_, i) => [`prefix_key_values.${i}.key`, `prefix_key_values.${i}.value`, `suffix_key_values.${i}.key`, `suffix_key_values.${i}.value`]).flat();
+    assert.deepEqual(pkg.decoder.inputNames, ['inputs_embeds', 'position_ids', 'prefix_mask', 'suffix_mask', ...slotCaches]);
     assert.deepEqual(pkg.decoder.outputNames, ['logits', ...cacheNames('present', decoder.numLayers)]);
   });
 }

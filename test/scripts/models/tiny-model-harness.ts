@@ -2,13 +2,34 @@
  * Test helpers that drive the tiny model packages with onnxruntime-node the way the engine will
  * (docs/model-format.md): tensor builders, batch padding, and a greedy streaming session.
  */
-import { readFile } from 'node:fs/promises';
+import { rmSync } from 'node:fs';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
+import { writeTinyPackage } from '../../../scripts/models/tiny-package-files.ts';
+import { tinyPackageDefinitions } from '../../../scripts/models/tiny-packages.ts';
 
 /** The committed models/ folder. */
 export const MODELS_DIR = fileURLToPath(new URL('../../../models', import.meta.url));
+
+let paddedTwins: Promise<string> | undefined;
+
+/**
+ * A folder with the tiny packages built with the `padded` cache layout (same weights as the
+ * committed `slots` ones): the tests that drive a decoder with `past_key_values` by hand use
+ * these. Generated once per test process into a temporary folder, removed at exit.
+ */
+export function paddedTwinsDir(): Promise<string> {
+  paddedTwins ??= (async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tiny-padded-'));
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+    for (const definition of tinyPackageDefinitions()) await writeTinyPackage(definition, dir, { presentOutput: 'new', cacheLayout: 'padded' });
+    return dir;
+  })();
+  return paddedTwins;
+}
 export const TINY_PACKAGE_NAMES = ['tiny-en-zh', 'tiny-en-it', 'tiny-en-de', 'tiny-en-es'] as const;
 
 export interface LoadedPackage {
