@@ -16,15 +16,15 @@ import { checkModelsFit } from './model-size-check.ts';
 import type { WorkerFault, StepObservation } from '../messages.ts';
 import type { BatchingSettings, EngineStats, LanguagePairInfo, StreamListener, TranslationEngine, TranslationStream, WorkerStats } from '../translation-engine.ts';
 import { EngineStream } from '../translation-stream.ts';
-import { sumPhases } from './engine-stats.ts';
+import { deviceLoadsOf, sumPhases } from './engine-stats.ts';
 import { ResidentBackend, type DeviceGroup } from './resident-backend.ts';
 import type { WorkerData } from '../worker/worker-main.ts';
 import { WorkerHandle } from './worker-handle.ts';
+import { GroupChooser, placeOnWorker } from './placement.ts';
 
 export type { BatchObservation, DeviceLoad, EngineObserver, PlacementOptions, PlacementStrategy } from './observation.ts';
 
 const WORKER_SCRIPT = new URL('../worker/worker-main.ts', import.meta.url);
-
 
 export class Engine implements TranslationEngine {
   private readonly pairToModel = new Map<string, ModelPackage>();
@@ -33,7 +33,7 @@ export class Engine implements TranslationEngine {
   private chunkErrors = 0;
   private isClosing = false;
   private readonly observers = new Set<EngineObserver>();
-  private readonly roundRobinNext = new Map<string, number>();
+  private readonly groupChooser: GroupChooser;
   /** A fault for the next chunk of `model` (or of any model), sent to the worker that gets it. */
   private pendingFault: { fault: WorkerFault; model: string | undefined } | undefined;
   private batching: BatchingSettings;
@@ -44,6 +44,7 @@ export class Engine implements TranslationEngine {
     packages: ModelPackage[],
   ) {
     this.batching = { ...options.batching };
+    this.groupChooser = new GroupChooser(options);
     for (const pkg of packages) {
       for (const pair of Object.keys(pkg.manifest.languagePairs)) {
         if (this.pairToModel.has(pair)) options.logger?.warn({ pair, model: pkg.manifest.name }, 'language pair served by two packages; keeping the first');
@@ -153,76 +154,12 @@ export class Engine implements TranslationEngine {
   }
 
   deviceLoads(): DeviceLoad[] {
-    return this.groups.map((group) => {
-      const phases = group.workers.flatMap((worker) => [...worker.modelStats().values()].flatMap((stats) => Object.values(stats)));
-      return {
-        device: group.options.device,
-        languagePairs: [...group.models.values()].flatMap((pkg) => Object.keys(pkg.manifest.languagePairs)),
-        workers: group.workers.length,
-        liveWorkers: group.workers.filter((worker) => worker.state === 'live').length,
-        busyWorkers: group.workers.filter((worker) => worker.isBusy).length,
-        openStreams: group.openStreams,
-        queueDepth: phases.reduce((sum, phase) => sum + phase.queueDepth, 0),
-        batchesRun: group.workers.reduce((sum, worker) => sum + worker.batchesRun, 0),
-        restarts: group.workers.reduce((sum, worker) => sum + worker.restarts, 0),
-        freeMemoryBytes: this.options.freeMemoryBytes?.(group.options.device) ?? null,
-      };
-    });
+    return deviceLoadsOf(this.groups, this.options.freeMemoryBytes);
   }
 
-  /**
-   * Picks the group for a new stream. Least-loaded: fewest open streams per live worker (a group
-   * whose workers are all down is last). Round-robin: the next group serving the pair. Most free
-   * memory: the largest free memory; unknown memory or a tie falls back to least-loaded.
-   */
-  private placeGroup(languagePair: string, candidates: DeviceGroup[]): DeviceGroup {
-    const live = (group: DeviceGroup): number => group.workers.filter((worker) => worker.state === 'live').length;
-    const loadOf = (group: DeviceGroup): number => (live(group) > 0 ? group.openStreams / live(group) : Number.POSITIVE_INFINITY);
-    const leastLoaded = (groups: DeviceGroup[]): DeviceGroup => groups.reduce((a, b) => (loadOf(b) < loadOf(a) ? b : a));
-    const strategy = this.options.placement ?? 'least-loaded';
-    if (candidates.length === 1 || strategy === 'least-loaded') return leastLoaded(candidates);
-    if (strategy === 'round-robin') {
-      const next = this.roundRobinNext.get(languagePair) ?? 0;
-      this.roundRobinNext.set(languagePair, (next + 1) % candidates.length);
-      return candidates[next % candidates.length] ?? leastLoaded(candidates);
-    }
-    const free = candidates.map((group) => this.options.freeMemoryBytes?.(group.options.device) ?? null);
-    if (free.some((bytes) => bytes === null)) return leastLoaded(candidates);
-    const most = Math.max(...free.map((bytes) => bytes ?? 0));
-    // Within 1% counts as equal (CPU groups share one free-memory figure).
-    return leastLoaded(candidates.filter((_, index) => (free[index] ?? 0) >= most * 0.99));
-  }
-
-  /**
-   * The worker that hosts a session from its next chunk on: the live worker of the group hosting
-   * the fewest sessions. Waits up to the request deadline for one to come back when none is live.
-   */
-  async placeSession(group: DeviceGroup, stream: string): Promise<WorkerHandle> {
-    const pick = (): WorkerHandle | undefined => {
-      const worker = group.workers
-        .filter((candidate) => candidate.state === 'live')
-        .reduce<WorkerHandle | undefined>((best, candidate) => (!best || candidate.hostedCount < best.hostedCount ? candidate : best), undefined);
-      // Counted at once, so that sessions placed in the same turn spread over the workers.
-      worker?.adopt(stream);
-      return worker;
-    };
-    const now = pick();
-    if (now) return now;
-    if (this.isClosing) throw new AppError('engineClosed');
-    const deadlineMs = this.options.requestDeadlineMs;
-    return new Promise<WorkerHandle>((resolve, reject) => {
-      const wake = (): void => {
-        clearTimeout(timer);
-        const worker = pick();
-        if (worker) resolve(worker);
-        else reject(new AppError('workerFailed', `no inference worker on ${group.options.device} is running`));
-      };
-      const timer = setTimeout(() => {
-        group.liveWaiters.delete(wake);
-        reject(new AppError('deadlineExceeded', `no inference worker on ${group.options.device} came back within ${deadlineMs} ms`));
-      }, deadlineMs);
-      group.liveWaiters.add(wake);
-    });
+  /** The worker that hosts a session from its next chunk on (see placement.ts). */
+  placeSession(group: DeviceGroup, stream: string): Promise<WorkerHandle> {
+    return placeOnWorker(group, stream, { deadlineMs: this.options.requestDeadlineMs, isClosing: () => this.isClosing });
   }
 
   /** Sends the armed fault, if it is for this model, to the worker about to run its chunk. */
@@ -260,7 +197,7 @@ export class Engine implements TranslationEngine {
     if (!pkg || !pair || candidates.length === 0) {
       throw new AppError('unsupportedLanguagePair', `language pair "${options.languagePair}" is not served; served: ${[...this.pairToModel.keys()].join(', ')}`);
     }
-    const group = this.placeGroup(options.languagePair, candidates);
+    const group = this.groupChooser.choose(options.languagePair, candidates);
     const key = randomUUID();
     const stream = new EngineStream(new ResidentBackend(this, group, pkg, key, options.languagePair), {
       key,
