@@ -11,6 +11,7 @@ import { chunkSamples, loadModelPackage, type ModelPackage } from '../../src/inf
 import type { ChunkResult, TranslationStream } from '../../src/inference/translation-engine.ts';
 import { testAudio } from '../../test/support/engine-fixtures.ts';
 import { ensureBenchModels } from '../models/bench-package.ts';
+import { arenaLayoutFor } from '../../src/inference/worker/slot-arena.ts';
 import { decodeFlops, decoderCost, weightBytesOf, type DecoderCost } from './decoder-cost.ts';
 
 const MIB = 1024 * 1024;
@@ -138,20 +139,25 @@ function peakContextTokens(model: BenchModel, config: RowConfig): number {
 }
 
 /**
- * Peak memory of a row, estimated before it runs: a process baseline, the graphs' weights once per
- * worker (×2: onnxruntime holds the parsed model beside its initialisers while loading), and cache
- * bytes per token × context × the copies the engine makes: each session's own cache, and per
- * worker a packed decode batch (rows × context, ×1.25 arena headroom) plus the answer's unpacked
- * caches.
+ * Peak memory of a row, estimated before it runs: a process baseline and one per worker thread (its
+ * own heap and onnxruntime's allocators), the graphs' weights once per
+ * worker (×2: onnxruntime holds the parsed model beside its initialisers while loading), each
+ * worker's decoder slot arenas (they start at 4 slots and double, the old and new arrays briefly
+ * side by side), the packed feeds of a batch that cannot be an arena view (per row its context,
+ * ×2.25 for the padded layout's reused buffers and the answer), and the encoder caches.
  */
 export function estimatePeakBytes(model: BenchModel, config: RowConfig): number {
-  const baseline = 400 * MIB;
+  const baseline = 400 * MIB + 100 * MIB * config.workers;
   const weights = model.weightBytes * 2 * config.workers;
-  const rowsPerBatch = config.batching ? Math.min(config.sessions * config.beam, 32 * config.beam) : config.beam;
-  const copies = config.sessions * (1 + config.beam) + config.workers * rowsPerBatch * 2.25;
   const m = model.pkg.manifest;
+  const perToken = model.decoder.cacheBytesPerToken;
+  const layout = arenaLayoutFor(m, config.beam);
+  const slotsPerWorker = Math.max(4, 2 ** Math.ceil(Math.log2(Math.max(1, Math.ceil(config.sessions / config.workers)))));
+  const arenas = config.workers * slotsPerWorker * (layout.prefixCapacity + layout.beams * layout.suffixCapacity) * perToken * 1.5;
+  const rowsPerBatch = config.batching ? Math.min(config.sessions * config.beam, 32 * config.beam) : config.beam;
+  const packed = config.workers * rowsPerBatch * peakContextTokens(model, config) * perToken * (m.decoder.cacheLayout === 'padded' ? 2.25 : 1);
   const encoderPerSession = m.encoder.numLayers * 2 * m.encoder.numHeads * m.encoder.headDim * m.encoder.maxCacheFrames * 4;
-  return baseline + weights + model.decoder.cacheBytesPerToken * peakContextTokens(model, config) * copies + encoderPerSession * config.sessions * 3;
+  return baseline + weights + arenas + packed + encoderPerSession * config.sessions * 3;
 }
 
 /** Accumulates decode-batch observations while `timing` is on. */
