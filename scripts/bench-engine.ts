@@ -5,7 +5,7 @@
 import { freemem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { measureMatmulPeakGflops } from './bench/decoder-cost.ts';
-import { estimatePeakBytes, resolveBenchModel, runBenchRow, type Row, type RowConfig, type SkippedRow } from './bench/engine-bench.ts';
+import { estimatePeakBytes, findRealTimeCapacity, resolveBenchModel, runBenchRow, type CapacityResult, type Row, type RowConfig, type SkippedRow } from './bench/engine-bench.ts';
 
 const USAGE = `Engine benchmark: simulated sessions straight on the engine (no HTTP), one fresh engine per row.
 
@@ -24,7 +24,11 @@ Usage: npm run bench:engine -- [options]
                             through the real path; timing covers only what follows (comma list)
   --modes capacity,real-time
                             capacity: all audio handed over at once, audio-s per wall-s;
-                            real-time: audio paced at 1x, chunk latency after its last sample
+                            real-time: audio paced at 1x, chunk latency after its last sample;
+                            rt-capacity: real-time capacity, the most paced sessions whose chunk
+                            latency p95 stays under one chunk (doubling from 4, then bisecting;
+                            --sessions is not used)
+  --rt-max-sessions 512     where the rt-capacity search stops growing
   --seconds 20              timed audio per session in capacity mode
   --rt-seconds 12           timed audio per session in real-time mode
   --workers 2 --threads 1   worker threads × onnxruntime threads each
@@ -81,6 +85,7 @@ function parseCommandLine(argv: string[]) {
         beam: { type: 'string', default: '4' },
         'warm-tokens': { type: 'string', default: '0' },
         modes: { type: 'string', default: 'capacity,real-time' },
+        'rt-max-sessions': { type: 'string', default: '512' },
         seconds: { type: 'string', default: '20' },
         'rt-seconds': { type: 'string', default: '12' },
         workers: { type: 'string', default: '2' },
@@ -106,7 +111,8 @@ function parseCommandLine(argv: string[]) {
     batching: list('batching', v.batching, (item) => (item === 'on' ? true : item === 'off' ? false : undefined)),
     beams: list('beam', v.beam, positiveInt),
     warmTokens: list('warm-tokens', v['warm-tokens'], nonNegativeInt),
-    modes: list('modes', v.modes, (item) => (item === 'capacity' || item === 'real-time' ? item : undefined)),
+    modes: list('modes', v.modes, (item) => (item === 'capacity' || item === 'real-time' || item === 'rt-capacity' ? item : undefined)),
+    rtMaxSessions: single('rt-max-sessions', v['rt-max-sessions'], positiveInt),
     seconds: single('seconds', v.seconds, positiveNumber),
     rtSeconds: single('rt-seconds', v['rt-seconds'], positiveNumber),
     workers: single('workers', v.workers, positiveInt),
@@ -168,8 +174,22 @@ async function main(): Promise<void> {
   say(`  matmul peak: ${peak.toFixed(1)} GFLOP/s (one onnxruntime thread, 128 × ${d.hidden} by ${d.hidden} × ${d.mlpWidth})`);
   say(`  latency x${options.latency}, ${options.workers} worker(s) x ${options.threads} thread(s), max wait ${options.waitMs} ms, memory budget ${Math.round(options.budgetBytes / 2 ** 20)} MiB`);
   say(COLUMNS.map(([name, , width]) => name.padStart(width)).join(' '));
-  const rows: (Row | SkippedRow)[] = [];
+  const rows: (Row | SkippedRow | CapacityResult)[] = [];
   for (const mode of options.modes) {
+    if (mode === 'rt-capacity') {
+      for (const beam of options.beams) {
+        for (const warmTokens of options.warmTokens) {
+          for (const batching of options.batching) {
+            const base = { batching, beam, warmTokens, seconds: options.rtSeconds, workers: options.workers, threads: options.threads, waitMs: options.waitMs, latency: options.latency, pair: options.pair };
+            const result = await findRealTimeCapacity(model, base, peak, { start: 4, maxSessions: options.rtMaxSessions, budgetBytes: options.budgetBytes }, (_trial, row) => say(COLUMNS.map(([, cell, width]) => cell(row).padStart(width)).join(' ')));
+            rows.push(result);
+            const bound = result.isBounded ? ` (the search stopped at ${result.trials.at(-1)?.sessions ?? 0} sessions, the --rt-max-sessions or memory bound, still keeping up)` : '';
+            say(`real-time capacity, batching ${batching ? 'on' : 'off'}, beam ${beam}, warm ${warmTokens}: ${result.sessions} sessions keep chunk latency p95 under one chunk (${result.chunkMs.toFixed(0)} ms)${bound}`);
+          }
+        }
+      }
+      continue;
+    }
     for (const beam of options.beams) {
       for (const warmTokens of options.warmTokens) {
         for (const sessions of options.sessions) {

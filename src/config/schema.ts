@@ -15,7 +15,11 @@ const deviceGroupSchema = z.strictObject({
   workers: positiveInt.max(64),
   intraOpThreads: positiveInt.max(256),
   languagePairs: z.array(z.string().min(1)).optional(),
-  /** Bytes this group's models may use on its device; absent = measured free memory. */
+  /**
+   * Bytes this group may use on its device: every worker's weights, then the sessions' state
+   * (decoder slot, encoder cache), which sets how many sessions each worker hosts. Absent = 75% of
+   * the free memory measured at start-up.
+   */
   memoryBudgetBytes: positiveInt.optional(),
 });
 
@@ -93,8 +97,12 @@ export const serverConfigSchema = z.strictObject({
     .prefault({}),
   sessions: z
     .strictObject({
-      /** Sessions translating at once; further /init calls wait in a FIFO queue. */
-      maxActiveSessions: positiveInt.max(100_000).default(32),
+      /**
+       * Sessions translating at once; further /init calls wait in a FIFO queue. null = the
+       * sessions the engine has memory for: every worker's slots, from each device group's
+       * memoryBudgetBytes (or the free memory measured at start-up), printed at start-up.
+       */
+      maxActiveSessions: positiveInt.max(100_000).nullable().default(null),
       /** Sessions allowed to wait; beyond this /init answers 503. */
       maxQueuedSessions: z.number().int().min(0).max(100_000).default(64),
       /** A session with neither ping nor frame for this long is deleted (original: 300 s). */

@@ -123,6 +123,11 @@ export interface TranslationEngine {
   /** The pairs with a loaded model. */
   languagePairs(): LanguagePairInfo[];
   isServed(languagePair: string): boolean;
+  /**
+   * Sessions the engine has memory for (every worker's slots), the default admission limit;
+   * absent = unknown (the configured limit or a fixed default applies).
+   */
+  sessionSlots?(): number;
   /** Throws AppError('unsupportedLanguagePair') for a pair without a model. */
   openStream(options: { languagePair: string; latencyMultiplier: number; listener?: StreamListener }): TranslationStream;
   stats(): EngineStats;

@@ -34,12 +34,38 @@ export interface DomainOptions {
   onSessionEvent?: (event: SessionEvent) => void;
 }
 
+interface AdmissionLog {
+  info(fields: object, message: string): void;
+  warn(fields: object, message: string): void;
+}
+
+/** Sessions admitted at once when the engine cannot say how many it has memory for. */
+const FALLBACK_MAX_ACTIVE_SESSIONS = 32;
+
+/**
+ * Admission follows capacity: the configured limit, else the engine's slots. A configured limit
+ * above the slots is honoured (the arenas grow) but said, since those sessions' memory was not
+ * budgeted.
+ */
+export function admissionLimit(configured: number | null, slots: number | undefined, log: AdmissionLog): number {
+  if (configured === null) {
+    const limit = slots ?? FALLBACK_MAX_ACTIVE_SESSIONS;
+    log.info({ maxActiveSessions: limit, slots: slots ?? null }, slots === undefined ? 'admission: engine capacity unknown; fixed limit' : 'admission follows the engine\'s session slots');
+    return limit;
+  }
+  if (slots !== undefined && configured > slots) {
+    log.warn({ maxActiveSessions: configured, slots }, `sessions.maxActiveSessions (${configured}) exceeds the ${slots} sessions the memory budget holds: the extra sessions' state was not budgeted`);
+  }
+  return configured;
+}
+
 async function domainPlugin(app: FastifyInstance, options: DomainOptions): Promise<void> {
   const { config, engine, clock } = options;
+  const maxActiveSessions = admissionLimit(config.sessions.maxActiveSessions, engine.sessionSlots?.(), app.log);
   const sessions = new SessionManager({
     engine,
     clock,
-    maxActiveSessions: config.sessions.maxActiveSessions,
+    maxActiveSessions,
     maxQueuedSessions: config.sessions.maxQueuedSessions,
     idleTimeoutMs: config.sessions.idleTimeoutMs,
     historySize: config.sessions.historySize,

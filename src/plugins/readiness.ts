@@ -37,7 +37,7 @@ export function assessReadiness({ engine, sessions, config }: ReadinessInput): R
   const pairs = engine.languagePairs();
   const loads = deviceLoadsOf(engine);
   const downGroups = (loads ?? []).filter((load) => load.liveWorkers === 0).map((load) => load.device);
-  const isSessionsFull = counts.active >= config.sessions.maxActiveSessions && counts.queued >= config.sessions.maxQueuedSessions;
+  const isSessionsFull = counts.active >= sessions.maxActiveSessions && counts.queued >= sessions.maxQueuedSessions;
   const stats = engine.stats();
   const bound = Math.max(1, Math.floor(stats.batching.maxQueueSize * config.limits.saturationQueueFraction));
   const fullQueues = Object.entries(stats.models)
@@ -56,7 +56,7 @@ export function assessReadiness({ engine, sessions, config }: ReadinessInput): R
     },
     sessionCapacity: {
       isOk: !isSessionsFull,
-      detail: `${counts.active}/${config.sessions.maxActiveSessions} active, ${counts.queued}/${config.sessions.maxQueuedSessions} waiting`,
+      detail: `${counts.active}/${sessions.maxActiveSessions} active, ${counts.queued}/${sessions.maxQueuedSessions} waiting`,
     },
     batchQueues: {
       isOk: fullQueues.length === 0,

@@ -65,6 +65,15 @@ export class SessionManager {
   private readonly perOwner = new Map<string, number>();
   private readonly ownersOf = new WeakMap<Session, string[]>();
 
+  /** Sessions translating at once (the rest wait in the queue). */
+  get maxActiveSessions(): number {
+    return this.options.maxActiveSessions;
+  }
+
+  get maxQueuedSessions(): number {
+    return this.options.maxQueuedSessions;
+  }
+
   constructor(private readonly options: SessionManagerOptions) {
     this.historyLog = new SessionHistory(options.historySize);
   }

@@ -102,6 +102,10 @@ export class RecordingEngine implements TranslationEngine {
     return this.real.isServed(languagePair);
   }
 
+  sessionSlots(): number {
+    return this.real.sessionSlots();
+  }
+
   openStream(options: { languagePair: string; latencyMultiplier: number; listener?: StreamListener }): TranslationStream {
     const recorded = new RecordedStream(options.languagePair);
     const stream = this.real.openStream({ ...options, listener: recorded.tee(options.listener) });

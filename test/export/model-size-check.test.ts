@@ -4,8 +4,10 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { isAppError } from '../../src/errors.ts';
 import { loadModelPackage } from '../../src/inference/manifest.ts';
-import { checkModelsFit, judgeFit, measureModelPackage, queryCudaFreeBytes } from '../../src/inference/engine/model-size-check.ts';
-import { MODELS_DIR } from '../support/engine-fixtures.ts';
+import { execFileSync } from 'node:child_process';
+import { checkModelsFit, judgeFit, measureModelPackage, planSessionSlots, queryCudaFreeBytes, sessionStateBytes, type FitReport } from '../../src/inference/engine/model-size-check.ts';
+import { arenaLayoutFor } from '../../src/inference/worker/slot-arena.ts';
+import { MODELS_DIR, startEngine } from '../support/engine-fixtures.ts';
 
 test('a package weighs its graphs and data files, not its manifest or token table', async () => {
   const pkg = await loadModelPackage(join(MODELS_DIR, 'tiny-en-de'));
@@ -16,9 +18,48 @@ test('a package weighs its graphs and data files, not its manifest or token tabl
   }
   assert.equal(footprint.weightBytes, expected);
   assert.ok(footprint.files.every((f) => f.name !== 'manifest.json'));
-  const m = pkg.manifest;
-  assert.equal(footprint.sessionCacheBytes, (m.encoder.numLayers * m.encoder.numHeads * m.encoder.maxCacheFrames * m.encoder.headDim + m.decoder.numLayers * m.decoder.numKeyValueHeads * m.decoder.maxCacheTokens * m.decoder.headDim) * 2 * 4);
+  assert.equal(footprint.sessionCacheBytes, sessionStateBytes(pkg.manifest, pkg.manifest.generation.beamSize));
 });
+
+test('a session costs its encoder window plus its arena slot: the decoder window, a prompt and a chunk, a chunk per beam', async () => {
+  const m = (await loadModelPackage(join(MODELS_DIR, 'tiny-en-de'))).manifest;
+  const layout = arenaLayoutFor(m, 4);
+  const rowBytes = m.decoder.numKeyValueHeads * m.decoder.headDim * m.decoder.numLayers * 2 * 4;
+  const encoderBytes = m.encoder.numLayers * m.encoder.numHeads * m.encoder.maxCacheFrames * m.encoder.headDim * 2 * 4;
+  assert.ok(layout.prefixCapacity > m.decoder.maxCacheTokens);
+  assert.equal(sessionStateBytes(m, 4), encoderBytes + (layout.prefixCapacity + 4 * layout.suffixCapacity) * rowBytes);
+  assert.equal(sessionStateBytes(m, 4) - sessionStateBytes(m, 1), 3 * layout.suffixCapacity * rowBytes);
+});
+
+const fitOf = (availableBytes: number | undefined, source: FitReport['source'], requiredBytes = 1000): FitReport => ({ fits: true, requiredBytes, availableBytes, source, message: '' });
+
+test('session slots: the budget left after the weights, per worker, in sessions', () => {
+  const configured = planSessionSlots(fitOf(101_000, 'configured'), 2, 1000);
+  assert.deepEqual(configured, { slotsPerWorker: 50, sessionBytes: 1000, sessionBudgetBytes: 100_000, source: 'configured' });
+  // A measured free memory is not all ours: a quarter stays for the process and the system.
+  const measured = planSessionSlots(fitOf(101_000, 'measured'), 2, 1000);
+  assert.equal(measured.sessionBudgetBytes, 101_000 * 0.75 - 1000);
+  assert.equal(measured.slotsPerWorker, Math.floor((101_000 * 0.75 - 1000) / 2 / 1000));
+  assert.equal(measured.source, 'measured');
+  // Weights that leave nothing still leave one slot per worker (the fit check judged the weights).
+  assert.equal(planSessionSlots(fitOf(1000, 'configured'), 3, 1000).slotsPerWorker, 1);
+  const capped = planSessionSlots(fitOf(1e12, 'configured'), 1, 1000, { measuredShare: 0.75, maxSlotsPerWorker: 64, fallbackSlotsPerWorker: 16 });
+  assert.deepEqual([capped.slotsPerWorker, capped.source], [64, 'capped']);
+  const unknown = planSessionSlots(fitOf(undefined, 'unknown'), 1, 1000, { measuredShare: 0.75, maxSlotsPerWorker: 64, fallbackSlotsPerWorker: 16 });
+  assert.deepEqual([unknown.slotsPerWorker, unknown.source], [16, 'unknown']);
+});
+
+test("an engine's session slots follow each device group's memory budget", async (t) => {
+  const names = (await readdir(MODELS_DIR)).filter((name) => name.startsWith('tiny-'));
+  const packages = await Promise.all(names.map((name) => loadModelPackage(join(MODELS_DIR, name))));
+  const weights = (await Promise.all(packages.map((p) => measureModelPackage(p)))).reduce((sum, f) => sum + f.weightBytes, 0);
+  const sessionBytes = Math.max(...packages.map((p) => sessionStateBytes(p.manifest, 2)));
+  const budget = Math.ceil(weights * 1.2 * 2) + 2 * 7 * sessionBytes + 10;
+  const engine = await startEngine({ devices: [{ device: 'cpu', workers: 2, intraOpThreads: 1, memoryBudgetBytes: budget }], beamSize: 2 });
+  t.after(() => engine.close(0));
+  assert.equal(engine.sessionSlots(), 2 * 7);
+});
+
 
 test('every worker of a device group loads its own copy of the weights', async () => {
   const pkg = await loadModelPackage(join(MODELS_DIR, 'tiny-en-de'));
@@ -51,7 +92,17 @@ test('without a budget or a way to measure, the check is skipped and says so', (
   assert.match(tooBig.message, /the device has 16\.00 GiB free: export with --dtype fp16/);
 });
 
-test('asking nvidia-smi answers a number of bytes or nothing, never throws', async () => {
-  const free = await queryCudaFreeBytes(0, 2_000);
-  assert.ok(free === undefined || (Number.isFinite(free) && free >= 0));
+function hasNvidiaSmi(): boolean {
+  try {
+    execFileSync('nvidia-smi', ['-L'], { stdio: 'ignore', timeout: 5_000 });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+test('asking nvidia-smi answers the free bytes of a GPU where there is one, nothing where there is none, never throws', async () => {
+  const free = await queryCudaFreeBytes(0, 5_000);
+  if (hasNvidiaSmi()) assert.ok(free !== undefined && Number.isFinite(free) && free >= 0, `nvidia-smi runs but no free memory was read: ${free}`);
+  else assert.equal(free, undefined);
 });

@@ -1,5 +1,11 @@
 import assert from 'node:assert/strict';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { test } from 'node:test';
+import { measureModelPackage, sessionStateBytes } from '../../src/inference/engine/model-size-check.ts';
+import { loadModelPackage } from '../../src/inference/manifest.ts';
+import { admissionLimit } from '../../src/plugins/domain.ts';
+import { MODELS_DIR } from '../support/engine-fixtures.ts';
 import { buildTestApp, createSession, pathId, speech } from '../app/helpers.ts';
 
 interface InitBody {
@@ -231,6 +237,35 @@ test('sessions beyond capacity are queued FIFO with positions and promoted when 
   assert.equal(promoted.json<{ status: string }>().status, 'active');
   const moved = await app.inject({ method: 'GET', url: `/queue_status/${pathId(third.session_id ?? '')}` });
   assert.equal(moved.json<{ queue_position: number }>().queue_position, 1);
+});
+
+test("by default admission follows the engine's session slots: a budget for two sessions queues the third", async (t) => {
+  const names = (await readdir(MODELS_DIR)).filter((name) => name.startsWith('tiny-'));
+  const packages = await Promise.all(names.map((name) => loadModelPackage(join(MODELS_DIR, name))));
+  const weights = (await Promise.all(packages.map((pkg) => measureModelPackage(pkg)))).reduce((sum, footprint) => sum + footprint.weightBytes, 0);
+  const sessionBytes = Math.max(...packages.map((pkg) => sessionStateBytes(pkg.manifest, pkg.manifest.generation.beamSize)));
+  const memoryBudgetBytes = Math.ceil(weights * 1.2) + Math.floor(2.5 * sessionBytes);
+  const { app, config } = await buildTestApp(t, { engine: { devices: [{ device: 'cpu', workers: 1, intraOpThreads: 1, memoryBudgetBytes }] } });
+  assert.equal(config.sessions.maxActiveSessions, null);
+  assert.equal(app.sessions.maxActiveSessions, 2);
+  await createSession(app);
+  await createSession(app);
+  const third = (await app.inject({ method: 'POST', url: '/init?agent_type=A&language_pair=English+-%3E+Chinese' })).json<InitBody>();
+  assert.equal(third.queued, true);
+  assert.equal(third.queue_position, 1);
+  const ready = (await app.inject({ method: 'GET', url: '/readyz' })).json<{ checks: { sessionCapacity: { detail: string } } }>();
+  assert.match(ready.checks.sessionCapacity.detail, /^2\/2 active, 1\/\d+ waiting$/);
+});
+
+test('a configured admission limit wins over the slots, and one above them is said at start-up', () => {
+  const said: string[] = [];
+  const log = { info: () => {}, warn: (_: unknown, message: string) => void said.push(message) };
+  assert.equal(admissionLimit(null, 40, log), 40);
+  assert.equal(admissionLimit(null, undefined, log), 32);
+  assert.equal(admissionLimit(10, 40, log), 10);
+  assert.deepEqual(said, []);
+  assert.equal(admissionLimit(50, 40, log), 50);
+  assert.match(said[0] ?? '', /sessions\.maxActiveSessions \(50\) exceeds the 40 sessions the memory budget holds/);
 });
 
 test('POST /init refuses agent_type and client_id values that would corrupt session ids, URLs or logs', async (t) => {

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { decoderCost } from '../../scripts/bench/decoder-cost.ts';
-import { resolveBenchModel, runBenchRow, type RowConfig } from '../../scripts/bench/engine-bench.ts';
+import { resolveBenchModel, runBenchRow, searchCapacity, type RowConfig } from '../../scripts/bench/engine-bench.ts';
 import { ensureBenchModels } from '../../scripts/models/bench-package.ts';
 import { benchDecoderDims, decoderParameterCount } from '../../scripts/models/tiny-dimensions.ts';
 import { createEngine } from '../../src/inference/engine/engine.ts';
@@ -149,6 +149,34 @@ test("the bench's row and byte counts equal the batcher's histogram and the mess
   assert.ok(row.decodeGflopsPerWorker > 0 && row.decodeEfficiency > 0);
   // 4 s of audio is 4 whole 0.96 s chunks and a padded tail, per session.
   assert.equal(row.chunks, 3 * Math.ceil((16000 * 4) / 15360), 'only timed chunks are counted');
+});
+
+test('the real-time capacity search doubles, then bisects to within an eighth, and stops at its bounds', async () => {
+  const tried: number[] = [];
+  const upTo = (limit: number) => async (sessions: number) => (tried.push(sessions), sessions <= limit);
+  const everything = () => true;
+  const found = await searchCapacity({ start: 4, maxSessions: 512, fits: everything }, upTo(37));
+  assert.equal(found.isBounded, false);
+  assert.ok(found.sessions <= 37 && found.sessions >= 37 - Math.floor(37 / 8), `found ${found.sessions}`);
+  assert.deepEqual(tried.slice(0, 5), [4, 8, 16, 32, 64]);
+  assert.deepEqual(await searchCapacity({ start: 4, maxSessions: 512, fits: everything }, upTo(0)), { sessions: 0, isBounded: false });
+  assert.deepEqual(await searchCapacity({ start: 4, maxSessions: 100, fits: everything }, upTo(1000)), { sessions: 100, isBounded: true });
+  assert.deepEqual(await searchCapacity({ start: 4, maxSessions: 512, fits: (n) => n <= 20 }, upTo(1000)), { sessions: 16, isBounded: true });
+});
+
+test('bench:engine --modes rt-capacity prints each trial and the capacity it found', () => {
+  const result = runCli(['--modes', 'rt-capacity', '--rt-max-sessions', '2', '--rt-seconds', '2', '--batching', 'on', '--beam', '1']);
+  assert.equal(result.status, 0, result.stderr);
+  const line = /^real-time capacity, batching on, beam 1, warm 0: (\d+) sessions keep chunk latency p95 under one chunk \((\d+) ms\)/m.exec(result.stdout);
+  assert.ok(line, result.stdout);
+  const rows = JSON.parse(result.stdout.trim().split('\n').at(-1) ?? '[]') as { mode: string; sessions: number; chunkMs: number; trials: { sessions: number; chunkLatencyMsP95: number; keepsUp: boolean }[] }[];
+  const [capacity] = rows;
+  assert.equal(capacity?.mode, 'rt-capacity');
+  assert.equal(capacity.sessions, Number(line[1]));
+  assert.ok(capacity.trials.length > 0);
+  for (const trial of capacity.trials) assert.equal(trial.keepsUp, trial.chunkLatencyMsP95 < capacity.chunkMs, JSON.stringify(trial));
+  const keeping = capacity.trials.filter((trial) => trial.keepsUp).map((trial) => trial.sessions);
+  assert.equal(capacity.sessions, Math.max(0, ...keeping));
 });
 
 test('bench:engine skips a row over the memory budget with a one-line reason and its estimate', () => {

@@ -12,7 +12,7 @@ import type { EngineOptions } from '../engine-options.ts';
 import type { BatchObservation, DeviceLoad, EngineObserver, PlacementOptions } from './observation.ts';
 import type { ModelPackage } from '../manifest.ts';
 import { discoverPackages } from './model-discovery.ts';
-import { checkModelsFit } from './model-size-check.ts';
+import { checkModelsFit, planSessionSlots, sessionStateBytes, type SlotPlan } from './model-size-check.ts';
 import type { WorkerFault, StepObservation } from '../messages.ts';
 import type { BatchingSettings, EngineStats, LanguagePairInfo, StreamListener, TranslationEngine, TranslationStream, WorkerStats } from '../translation-engine.ts';
 import { EngineStream } from '../translation-stream.ts';
@@ -25,6 +25,13 @@ import { GroupChooser, placeOnWorker } from './placement.ts';
 export type { BatchObservation, DeviceLoad, EngineObserver, PlacementOptions, PlacementStrategy } from './observation.ts';
 
 const WORKER_SCRIPT = new URL('../worker/worker-main.ts', import.meta.url);
+
+function slotSourceNote(source: SlotPlan['source']): string {
+  if (source === 'configured') return ' (from memoryBudgetBytes)';
+  if (source === 'measured') return ' (from the free memory measured now; set memoryBudgetBytes to fix it)';
+  if (source === 'capped') return ' (capped; the memory budget allows more)';
+  return ' (free memory unknown: a fallback; set memoryBudgetBytes)';
+}
 
 export class Engine implements TranslationEngine {
   private readonly pairToModel = new Map<string, ModelPackage>();
@@ -71,7 +78,13 @@ export class Engine implements TranslationEngine {
           ...(groupOptions.memoryBudgetBytes !== undefined ? { budgetBytes: groupOptions.memoryBudgetBytes } : {}),
         });
         options.logger?.info({ device: groupOptions.device, requiredBytes: fit.requiredBytes, availableBytes: fit.availableBytes }, 'model memory check');
-        const group: DeviceGroup = { options: groupOptions, workers: [], models: new Map(served.map((pkg) => [pkg.manifest.name, pkg])), openStreams: 0, liveWaiters: new Set() };
+        const sessionBytes = Math.max(...served.map((pkg) => sessionStateBytes(pkg.manifest, options.beamSize ?? pkg.manifest.generation.beamSize)));
+        const slots = planSessionSlots(fit, groupOptions.workers, sessionBytes);
+        options.logger?.info(
+          { device: groupOptions.device, sessionBytes, slotsPerWorker: slots.slotsPerWorker, workers: groupOptions.workers, sessionBudgetBytes: slots.sessionBudgetBytes, source: slots.source },
+          `session capacity on ${groupOptions.device}: ${slots.slotsPerWorker * groupOptions.workers} sessions (${slots.slotsPerWorker} per worker × ${groupOptions.workers}) of ${(sessionBytes / 2 ** 20).toFixed(2)} MiB each${slotSourceNote(slots.source)}`,
+        );
+        const group: DeviceGroup = { options: groupOptions, workers: [], models: new Map(served.map((pkg) => [pkg.manifest.name, pkg])), openStreams: 0, slotsPerWorker: slots.slotsPerWorker, liveWaiters: new Set() };
         groups.push(group);
         for (let index = 0; index < groupOptions.workers; index++) group.workers.push(engine.newWorker(group, index, served));
         const started = await Promise.allSettled(group.workers.map((worker) => worker.start()));
@@ -168,6 +181,11 @@ export class Engine implements TranslationEngine {
     if (!pending || (pending.model !== undefined && pending.model !== model)) return;
     this.pendingFault = undefined;
     worker.send({ kind: 'fault', fault: pending.fault, model, stream });
+  }
+
+  /** Sessions the device groups have memory for: every worker's slots. */
+  sessionSlots(): number {
+    return this.groups.reduce((sum, group) => sum + group.slotsPerWorker * group.workers.length, 0);
   }
 
   languagePairs(): LanguagePairInfo[] {

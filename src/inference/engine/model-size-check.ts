@@ -6,21 +6,26 @@
  * What it counts: every worker of a device group creates its own onnxruntime sessions, so the
  * graphs' weights are loaded once per worker. Weights are the package's files (graphs and their
  * external data) except the manifest and the token table. Runtime overhead (activations, arena
- * growth, CUDA workspace) is an `overheadFactor` on top. Session caches live in the main
- * thread's memory (they travel with each batch), so they are reported, not charged to the device.
+ * growth, CUDA workspace) is an `overheadFactor` on top.
+ *
+ * What is left of the budget after the weights holds the sessions: each session a worker hosts
+ * owns a slot of its model's arenas (decoder keys and values of the window, every beam's suffix)
+ * plus its encoder cache, in that worker's memory. `planSessionSlots` turns the rest of the budget
+ * into a slot count per worker: the engine's session capacity.
  */
 import { execFile } from 'node:child_process';
 import { readdir, stat } from 'node:fs/promises';
 import { freemem } from 'node:os';
 import { join } from 'node:path';
 import { AppError } from '../../errors.ts';
-import type { ModelPackage } from '../manifest.ts';
+import type { ModelManifest, ModelPackage } from '../manifest.ts';
+import { arenaLayoutFor, slotBytesOf } from '../worker/slot-arena.ts';
 
 export interface ModelFootprint {
   /** Graph files and their external data: what one worker's sessions load. */
   weightBytes: number;
   files: { name: string; bytes: number }[];
-  /** One session's encoder + decoder caches at their windows, float32 (main-thread memory). */
+  /** One session's state in its worker at the manifest's beam size: `sessionStateBytes`. */
   sessionCacheBytes: number;
 }
 
@@ -67,9 +72,17 @@ export async function measureModelPackage(pkg: ModelPackage): Promise<ModelFootp
     const info = await stat(join(pkg.dir, name));
     if (info.isFile()) files.push({ name, bytes: info.size });
   }
+  return { weightBytes: files.reduce((sum, f) => sum + f.bytes, 0), files, sessionCacheBytes: sessionStateBytes(m, m.generation.beamSize) };
+}
+
+/**
+ * What one session costs its worker, float32: its slot in the decoder arenas (the window plus the
+ * longest prompt and a chunk's tokens, and a chunk's suffix per beam) and its encoder cache at the
+ * encoder's window.
+ */
+export function sessionStateBytes(m: ModelManifest, beams: number): number {
   const encoderCache = m.encoder.numLayers * 2 * m.encoder.numHeads * m.encoder.maxCacheFrames * m.encoder.headDim * 4;
-  const decoderCache = m.decoder.numLayers * 2 * m.decoder.numKeyValueHeads * m.decoder.maxCacheTokens * m.decoder.headDim * 4;
-  return { weightBytes: files.reduce((sum, f) => sum + f.bytes, 0), files, sessionCacheBytes: encoderCache + decoderCache };
+  return encoderCache + slotBytesOf(arenaLayoutFor(m, beams));
 }
 
 /** Free memory of CUDA device `index` from nvidia-smi, or undefined when it cannot be asked. */
@@ -119,4 +132,43 @@ export async function checkModelsFit(packages: readonly ModelPackage[], budget: 
   const report = judgeFit(label, total, budget, available, source);
   if (!report.fits) throw new AppError('modelTooLarge', report.message, { details: { requiredBytes: report.requiredBytes, availableBytes: report.availableBytes, device: budget.device } });
   return report;
+}
+
+/** How many sessions each worker of a device group hosts, and why. */
+export interface SlotPlan {
+  slotsPerWorker: number;
+  /** Bytes one session holds in its worker (the largest of the group's models). */
+  sessionBytes: number;
+  /** Bytes left for sessions on the device after every worker's weights. */
+  sessionBudgetBytes: number | undefined;
+  /** configured / measured: from the budget; unknown: no budget known, the fallback count; capped: the budget allows more than `maxSlotsPerWorker`. */
+  source: 'configured' | 'measured' | 'unknown' | 'capped';
+}
+
+export interface SlotPlanLimits {
+  /** Share of a measured (not configured) free memory that sessions and weights may use: the rest is for the process, activations and the system. */
+  measuredShare: number;
+  maxSlotsPerWorker: number;
+  /** Slots per worker when the device's free memory is unknown and no budget is configured. */
+  fallbackSlotsPerWorker: number;
+}
+
+export const DEFAULT_SLOT_LIMITS: SlotPlanLimits = { measuredShare: 0.75, maxSlotsPerWorker: 256, fallbackSlotsPerWorker: 16 };
+
+/**
+ * Pure: the budget left after the weights, divided among the workers, in sessions. At least one
+ * slot per worker (the fit check already refused a group whose weights alone do not fit).
+ */
+export function planSessionSlots(fit: FitReport, workers: number, sessionBytes: number, limits: SlotPlanLimits = DEFAULT_SLOT_LIMITS): SlotPlan {
+  if (fit.availableBytes === undefined) return { slotsPerWorker: limits.fallbackSlotsPerWorker, sessionBytes, sessionBudgetBytes: undefined, source: 'unknown' };
+  const usable = fit.source === 'configured' ? fit.availableBytes : fit.availableBytes * limits.measuredShare;
+  const sessionBudgetBytes = Math.max(0, Math.floor(usable - fit.requiredBytes));
+  const slots = Math.max(1, Math.floor(sessionBudgetBytes / workers / Math.max(1, sessionBytes)));
+  const isCapped = slots > limits.maxSlotsPerWorker;
+  return {
+    slotsPerWorker: Math.min(slots, limits.maxSlotsPerWorker),
+    sessionBytes,
+    sessionBudgetBytes,
+    source: isCapped ? 'capped' : fit.source === 'configured' ? 'configured' : 'measured',
+  };
 }

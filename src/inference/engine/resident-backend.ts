@@ -16,6 +16,8 @@ export interface DeviceGroup {
   workers: WorkerHandle[];
   models: Map<string, ModelPackage>;
   openStreams: number;
+  /** Sessions each worker of the group has memory for (planSessionSlots). */
+  slotsPerWorker: number;
   /** Chunks waiting for any worker of the group to be live again. */
   liveWaiters: Set<() => void>;
 }

@@ -29,6 +29,12 @@ export interface NewRows {
 
 const FLOAT_BYTES = Float32Array.BYTES_PER_ELEMENT;
 
+/** Bytes one session's slot holds in arenas of this layout (prefix and beam suffixes, keys and values, every layer). */
+export function slotBytesOf(layout: ArenaLayout): number {
+  const perRow = layout.heads * layout.headDim;
+  return (layout.prefixCapacity + layout.beams * layout.suffixCapacity) * perRow * layout.layers * 2 * FLOAT_BYTES;
+}
+
 /**
  * A model's arena capacities: the prefix holds the window, plus the longest prompt a chunk
  * appends (pending token, template, speech placeholders at the largest multiplier), plus the most
@@ -76,7 +82,7 @@ export class SlotArena {
 
   /** Bytes one session's slot holds (prefix and beam suffixes, keys and values, every layer). */
   get bytesPerSlot(): number {
-    return (this.#prefixRegion + this.layout.beams * this.#suffixRegion) * this.layout.layers * 2 * FLOAT_BYTES;
+    return slotBytesOf(this.layout);
   }
 
   get #prefixRegion(): number {
