@@ -184,7 +184,11 @@ function openSocket(id: string, send: (socket: TranslationSocket) => Promise<voi
 
 async function main(): Promise<void> {
   console.log(`checking ${base}`);
-  await check('GET /health', async () => String(expectJson(await call('GET', '/health')).status));
+  await check('GET /health', async () => {
+    const health = expectJson(await call('GET', '/health'));
+    expect(health.status === 'healthy' && Array.isArray(health.language_pairs), `status ${String(health.status)}, language_pairs ${JSON.stringify(health.language_pairs)}`);
+    return String(health.status);
+  });
   await check('GET /ray/stats', async () => expect(expectJson(await call('GET', '/ray/stats')).success === true, 'success is not true'));
   await check('GET / (web client)', async () => {
     const reply = await call('GET', '/');
@@ -265,8 +269,15 @@ async function main(): Promise<void> {
   await check('POST /export_session_delays outside the export folder is refused', async () =>
     void expectJson(await call('POST', '/export_session_delays', { query: { session_id: jsonId, filepath: '../escape.log' } }), 400));
 
-  await check('GET /debug/session_stats', async () => void expectJson(await call('GET', '/debug/session_stats')));
-  await check('GET /debug/session_history', async () => void expectJson(await call('GET', '/debug/session_history')));
+  await check('GET /debug/session_stats', async () => {
+    const stats = expectJson(await call('GET', '/debug/session_stats'));
+    const info = stats.system_info as { active_sessions_count?: unknown } | undefined;
+    expect(typeof info?.active_sessions_count === 'number' && Array.isArray(stats.active_sessions), JSON.stringify(stats).slice(0, 200));
+  });
+  await check('GET /debug/session_history', async () => {
+    const history = expectJson(await call('GET', '/debug/session_history'));
+    expect(Array.isArray(history.history) && typeof history.message === 'string', JSON.stringify(history).slice(0, 200));
+  });
 
   const stats = expectJson(await call('GET', '/dynamic_schedule_stats'));
   const statsObject = stats.stats as { enabled?: boolean; configuration?: { wait_threshold_ms?: number; max_batch_size?: number } } | undefined;

@@ -26,6 +26,8 @@ export const sessionReply = z.object({
   session_id: z.string(),
   queued: z.boolean(),
   queue_position: z.number().int(),
+  /** Ours: while queued, the estimated seconds until a slot frees (null: not queued, or no estimate yet). */
+  estimated_wait_seconds: z.number().nullable(),
   initializing: z.boolean(),
   scheduler_based: z.literal(true),
   evaluation_mode: z.boolean(),
@@ -51,6 +53,7 @@ export const queueStatusReply = z.union([
     status: z.enum(['active', 'initializing', 'queued']),
     queued: z.boolean(),
     queue_position: z.number().int(),
+    estimated_wait_seconds: z.number().nullable(),
     session_type: z.literal('scheduler'),
   }),
   z.object({ session_id: z.string(), status: z.literal('not_found'), error: z.string() }),

@@ -26,6 +26,10 @@ import type { Session } from '../sessions/session.ts';
 import type { SessionManager } from '../sessions/session-manager.ts';
 import { z } from 'zod';
 
+function waitSeconds(ms: number | null): number | null {
+  return ms === null ? null : Math.max(1, Math.round(ms / 1000));
+}
+
 function describeSession(session: Session, sessions: SessionManager) {
   const position = sessions.queuePosition(session);
   return {
@@ -33,6 +37,7 @@ function describeSession(session: Session, sessions: SessionManager) {
     session_id: session.id,
     queued: position > 0,
     queue_position: position,
+    estimated_wait_seconds: waitSeconds(sessions.estimatedWaitMs(session)),
     initializing: false,
     scheduler_based: true as const,
     evaluation_mode: session.evaluationMode,
@@ -91,6 +96,7 @@ export const sessionRoutes: FastifyPluginAsyncZod = async (app) => {
       status: position > 0 ? ('queued' as const) : ('active' as const),
       queued: position > 0,
       queue_position: position,
+      estimated_wait_seconds: waitSeconds(sessions.estimatedWaitMs(session)),
       session_type: 'scheduler' as const,
     };
   });

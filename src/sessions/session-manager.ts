@@ -53,6 +53,9 @@ export interface CreateSessionRequest {
   kind?: 'init' | 'test';
 }
 
+/** Ended sessions the queue's wait estimate averages over. */
+const RECENT_LIFETIMES = 50;
+
 export class SessionManager {
   private readonly sessions = new Map<string, Session>();
   private readonly queue: Session[] = [];
@@ -64,6 +67,8 @@ export class SessionManager {
   /** Open sessions per owner key (`client:<id>`, `address:<ip>`), for the per-owner caps. */
   private readonly perOwner = new Map<string, number>();
   private readonly ownersOf = new WeakMap<Session, string[]>();
+  /** How long the most recently ended active sessions held their slot (activation → deletion), for the queue's wait estimate. */
+  private readonly recentLifetimesMs: number[] = [];
 
   /** Sessions translating at once (the rest wait in the queue). */
   get maxActiveSessions(): number {
@@ -159,6 +164,19 @@ export class SessionManager {
     return this.queue.indexOf(session) + 1;
   }
 
+  /**
+   * Estimated ms until a queued session gets a slot, from how long recent sessions held theirs:
+   * slots free at about `maxActiveSessions / mean lifetime` per ms, and `position` of them must
+   * free first. Null when the session is not queued or no active session has ended yet (nothing
+   * to estimate from).
+   */
+  estimatedWaitMs(session: Session): number | null {
+    const position = this.queuePosition(session);
+    if (position === 0 || this.recentLifetimesMs.length === 0) return null;
+    const meanLifetime = this.recentLifetimesMs.reduce((sum, ms) => sum + ms, 0) / this.recentLifetimesMs.length;
+    return Math.round((position * meanLifetime) / this.options.maxActiveSessions);
+  }
+
   /** Refreshes the session's keep-alive; undefined for unknown ids. */
   ping(id: string): Session | undefined {
     const session = this.sessions.get(id);
@@ -176,6 +194,7 @@ export class SessionManager {
     const wasActive = queueIndex < 0 && session.state === 'active';
     if (queueIndex >= 0) this.queue.splice(queueIndex, 1);
     else if (wasActive) this.activeCount--;
+    if (wasActive && session.activatedAtMs !== null) this.rememberLifetime(this.options.clock.now() - session.activatedAtMs);
     const released = session.close(reason);
     this.record(session, reason === 'failed' ? 'failed' : reason);
     if (wasActive && released) {
@@ -189,6 +208,11 @@ export class SessionManager {
     }
     this.promote();
     return true;
+  }
+
+  private rememberLifetime(ms: number): void {
+    this.recentLifetimesMs.push(Math.max(0, ms));
+    if (this.recentLifetimesMs.length > RECENT_LIFETIMES) this.recentLifetimesMs.shift();
   }
 
   /**

@@ -13,6 +13,7 @@ export function renderControls({ session, page, transcript, isYoutubeLoading }) 
   const status = describeStatus({
     session: state,
     queuePosition: session.queuePosition,
+    queueWaitSeconds: session.queueWaitSeconds,
     sessionProblem: session.problem,
     socket: page.socket,
     socketInfo: page.socketInfo,

@@ -27,6 +27,8 @@ export class SessionController {
     this.languagePair = null;
     this.multiplier = 2;
     this.queuePosition = 0;
+    /** The server's estimate of the wait for a slot, in seconds (null: none yet). */
+    this.queueWaitSeconds = null;
     /** Last problem worth telling the person (null when all is well). */
     this.problem = null;
     this.pingTimer = null;
@@ -63,6 +65,7 @@ export class SessionController {
     this.startPinging();
     if (reply.queued) {
       this.queuePosition = reply.queue_position ?? 0;
+      this.queueWaitSeconds = reply.estimated_wait_seconds ?? null;
       this.set('queued');
       this.pollQueue();
     } else if (reply.initializing) {
@@ -171,6 +174,7 @@ export class SessionController {
         }
         if (status.status === 'queued') {
           this.queuePosition = status.queue_position ?? this.queuePosition;
+          this.queueWaitSeconds = status.estimated_wait_seconds ?? null;
           this.set('queued');
         } else {
           this.set('initializing');

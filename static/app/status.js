@@ -4,12 +4,19 @@
  */
 
 /**
- * @param {{ session: string, queuePosition: number, sessionProblem: string|null,
+ * @param {{ session: string, queuePosition: number, queueWaitSeconds?: number|null, sessionProblem: string|null,
  *           socket: string, socketInfo: { attempt?: number, message?: string }|null,
  *           capture: 'none'|'mic'|'media', isCapturing: boolean, isFinishing: boolean,
  *           notice: { text: string, tone: string }|null, streamNote: { text: string, tone: string }|null }} s
  * @returns {{ text: string, tone: 'info'|'busy'|'ok'|'warn'|'error' }}
  */
+/** ", about 3 minutes to wait" from the server's estimate; nothing when it has none. */
+function waitWords(seconds) {
+  if (typeof seconds !== 'number' || !(seconds > 0)) return '';
+  if (seconds < 90) return `, about ${Math.max(10, Math.round(seconds / 10) * 10)} seconds to wait`;
+  return `, about ${Math.round(seconds / 60)} minutes to wait`;
+}
+
 export function describeStatus(s) {
   switch (s.session) {
     case 'lost':
@@ -20,7 +27,7 @@ export function describeStatus(s) {
       return { text: 'Ending the session…', tone: 'busy' };
     case 'queued':
       return {
-        text: `Queued: all translation slots are busy. You are number ${s.queuePosition || '…'} in line; this page starts by itself when a slot frees.`,
+        text: `Queued: all translation slots are busy. You are number ${s.queuePosition || '…'} in line${waitWords(s.queueWaitSeconds)}; this page starts by itself when a slot frees.`,
         tone: 'warn',
       };
     case 'initializing':

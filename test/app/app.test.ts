@@ -48,6 +48,7 @@ test('by default only the server\'s own pages and Origin-less clients may drive 
   assert.equal(configure.statusCode, 403, 'a sandboxed or file:// page cannot reconfigure the server');
   const read = await app.inject({ method: 'GET', url: '/health', headers: { origin: 'https://evil.example' } });
   assert.equal(read.statusCode, 200);
+  assert.equal(read.json<{ status: string }>().status, 'healthy');
   assert.equal(read.headers['access-control-allow-origin'], undefined, 'the browser hides the answer from the other site');
   const own = await app.inject({ method: 'POST', url: init, headers: { origin: 'http://translate.local:8000', host: 'translate.local:8000' } });
   assert.ok(own.json<{ session_id?: string }>().session_id, 'the server\'s own page');
@@ -64,6 +65,7 @@ test('an empty JSON body counts as absent; invalid JSON is 400 with a clear mess
     payload: '',
   });
   assert.equal(empty.statusCode, 200);
+  assert.match(empty.json<{ session_id: string }>().session_id, /^InfiniSST_/);
   const broken = await app.inject({ method: 'POST', url: '/ping', headers: { 'content-type': 'application/json' }, payload: '{"session_id":' });
   assert.equal(broken.statusCode, 400);
   const body = broken.json<{ success: boolean; error: string }>();
@@ -76,12 +78,14 @@ test('GET / serves static/index.html and /static/* serves the worklet as JavaScr
   const page = await app.inject({ method: 'GET', url: '/' });
   assert.equal(page.statusCode, 200);
   assert.match(String(page.headers['content-type']), /^text\/html/);
+  assert.deepEqual(page.rawPayload, readFileSync(join(process.cwd(), 'static', 'index.html')));
   const worklet = await app.inject({ method: 'GET', url: '/static/audio-processor.js' });
   assert.equal(worklet.statusCode, 200);
   assert.match(String(worklet.headers['content-type']), /^text\/javascript/);
   assert.match(worklet.body, /registerProcessor\('pcm-processor'/);
   const fix = await app.inject({ method: 'GET', url: '/static/electron-audio-fix.js' });
   assert.equal(fix.statusCode, 200);
+  assert.deepEqual(fix.rawPayload, readFileSync(join(process.cwd(), 'static', 'electron-audio-fix.js')));
   const etag = String(worklet.headers.etag);
   const cached = await app.inject({ method: 'GET', url: '/static/audio-processor.js', headers: { 'if-none-match': etag } });
   assert.equal(cached.statusCode, 304);
@@ -101,6 +105,7 @@ test('web client files revalidate (ETag, Last-Modified), seek (Range) and answer
   const url = '/static/audio-processor.js';
   const full = await app.inject({ method: 'GET', url });
   assert.equal(full.statusCode, 200);
+  assert.deepEqual(full.rawPayload, readFileSync(join(process.cwd(), 'static', 'audio-processor.js')));
   assert.equal(full.headers['cache-control'], 'no-cache');
   assert.equal(full.headers['accept-ranges'], 'bytes');
   const size = Number(full.headers['content-length']);

@@ -23,6 +23,10 @@ import {
 import { fakeYoutubeDownloader } from './helpers/fake-youtube.ts';
 import { makeSpeechVideo } from './helpers/speech-media.ts';
 import { cutWebSockets } from './helpers/web-server.ts';
+import { skipWithout } from '../support/required-tool.ts';
+import { chromiumPath, hasChromium } from '../support/browser.ts';
+
+const skip = skipWithout('chromium', !hasChromium() && `${chromiumPath} not found (apt-get install chromium, or set CHROMIUM_PATH)`);
 
 const shortSpeech = 'Welcome to the lecture. We will talk about machine translation of speech.';
 
@@ -32,7 +36,7 @@ async function tempDir(t: TestContext): Promise<string> {
   return dir;
 }
 
-test('a socket dropped by the network reconnects to the same session and the text continues', async (t) => {
+test('a socket dropped by the network reconnects to the same session and the text continues', { skip }, async (t) => {
   const world = await startClientWorld(t, { fakeAudioFile: await makeSpeechWav() });
   const { page } = await world.openPage();
   const sent = recordSentFrames(page);
@@ -53,7 +57,7 @@ test('a socket dropped by the network reconnects to the same session and the tex
   assert.match(await page.textContent('#status') ?? '', /Listening and translating/);
 });
 
-test('a local video file is translated as it plays, then the last words are finished', async (t) => {
+test('a local video file is translated as it plays, then the last words are finished', { skip }, async (t) => {
   const dir = await tempDir(t);
   const video = await makeSpeechVideo(await makeSpeechWav(shortSpeech), 'webm', join(dir, 'lecture.webm'));
   const world = await startClientWorld(t);
@@ -73,7 +77,7 @@ test('a local video file is translated as it plays, then the last words are fini
   assert.deepEqual(console.errors, []);
 });
 
-test('a YouTube link: a download failure is explained in words; a downloaded video plays and is translated', async (t) => {
+test('a YouTube link: a download failure is explained in words; a downloaded video plays and is translated', { skip }, async (t) => {
   const dir = await tempDir(t);
   const video = await makeSpeechVideo(await makeSpeechWav(shortSpeech), 'webm', join(dir, 'talk.webm'));
   const world = await startClientWorld(t, { youtubeDownloader: fakeYoutubeDownloader(video, 'video/webm') });
@@ -100,7 +104,7 @@ test('a YouTube link: a download failure is explained in words; a downloaded vid
   assert.deepEqual(console.errors, []);
 });
 
-test('test mode (?test=true) starts a session and plays /test_video/0000AAAA.mp4 (asking for a click if autoplay is blocked)', async (t) => {
+test('test mode (?test=true) starts a session and plays /test_video/0000AAAA.mp4 (asking for a click if autoplay is blocked)', { skip }, async (t) => {
   const dir = await tempDir(t);
   await makeSpeechVideo(await makeSpeechWav(shortSpeech), 'mp4', join(dir, '0000AAAA.mp4'));
   const world = await startClientWorld(t, { testVideoDir: dir });

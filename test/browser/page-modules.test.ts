@@ -181,7 +181,9 @@ test('subtitles: cues start when their part arrived and end when the next one di
 
 test('status line words: queue position, reconnecting, session lost', () => {
   const base = { session: 'active', queuePosition: 0, sessionProblem: null, socket: 'open', socketInfo: null, capture: 'none', isCapturing: false, isFinishing: false, notice: null, streamNote: null };
-  assert.match(describeStatus({ ...base, session: 'queued', queuePosition: 2 }).text, /Queued.*number 2 in line/);
+  assert.match(describeStatus({ ...base, session: 'queued', queuePosition: 2 }).text, /Queued.*number 2 in line; this page/);
+  assert.match(describeStatus({ ...base, session: 'queued', queuePosition: 2, queueWaitSeconds: 44 }).text, /number 2 in line, about 40 seconds to wait;/);
+  assert.match(describeStatus({ ...base, session: 'queued', queuePosition: 9, queueWaitSeconds: 400 }).text, /number 9 in line, about 7 minutes to wait;/);
   assert.match(describeStatus({ ...base, socket: 'reconnecting', socketInfo: { attempt: 3 } }).text, /reconnecting \(attempt 3\).*text is kept/);
   assert.equal(describeStatus({ ...base, session: 'lost', sessionProblem: 'gone' }).tone, 'error');
   assert.match(describeStatus({ ...base, capture: 'mic', isCapturing: true }).text, /Listening/);

@@ -5,10 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { saveScreenshot } from '../support/browser.ts';
+import { chromiumPath, hasChromium, saveScreenshot } from '../support/browser.ts';
 import { startClientWorld, until, waitForStatus } from './helpers/client-fixture.ts';
+import { skipWithout } from '../support/required-tool.ts';
 
-test('with one slot, later visitors queue with their position and start when the slot frees', async (t) => {
+const skip = skipWithout('chromium', !hasChromium() && `${chromiumPath} not found (apt-get install chromium, or set CHROMIUM_PATH)`);
+
+test('with one slot, later visitors queue with their position and start when the slot frees', { skip }, async (t) => {
   const world = await startClientWorld(t, { maxActiveSessions: 1 });
   const first = await world.openPage();
   const second = await world.openPage();

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { test } from 'node:test';
-import { saveScreenshot } from '../support/browser.ts';
+import { chromiumPath, hasChromium, saveScreenshot } from '../support/browser.ts';
 import { makeSpeechWav } from '../support/speech.ts';
 import {
   recordSentFrames,
@@ -18,10 +18,13 @@ import {
   waitForStatus,
   waitForTextLongerThan,
 } from './helpers/client-fixture.ts';
+import { skipWithout } from '../support/required-tool.ts';
+
+const skip = skipWithout('chromium', !hasChromium() && `${chromiumPath} not found (apt-get install chromium, or set CHROMIUM_PATH)`);
 
 const frameBytes = (multiplier: number): number => 15360 * multiplier * 4;
 
-test('the page loads without console errors, shows which pairs have a model and is usable by keyboard', async (t) => {
+test('the page loads without console errors, shows which pairs have a model and is usable by keyboard', { skip }, async (t) => {
   const world = await startClientWorld(t, { models: ['tiny-en-zh', 'tiny-en-it'] });
   const { page, console } = await world.openPage();
 
@@ -56,7 +59,7 @@ test('the page loads without console errors, shows which pairs have a model and 
   assert.deepEqual(console.errors, []);
 });
 
-test('the microphone is translated: the text appears and grows, latency changes live, reset clears, stop ends the session', async (t) => {
+test('the microphone is translated: the text appears and grows, latency changes live, reset clears, stop ends the session', { skip }, async (t) => {
   const speech = await makeSpeechWav();
   const world = await startClientWorld(t, { fakeAudioFile: speech });
   const { page, console } = await world.openPage();
@@ -111,7 +114,7 @@ test('the microphone is translated: the text appears and grows, latency changes 
   assert.deepEqual(console.errors, []);
 });
 
-test('the original page can still load its assets: pcm-processor worklet and ElectronAudioProcessor', async (t) => {
+test('the original page can still load its assets: pcm-processor worklet and ElectronAudioProcessor', { skip }, async (t) => {
   const speech = await makeSpeechWav();
   const world = await startClientWorld(t, { fakeAudioFile: speech });
   const { page, console } = await world.openPage();

@@ -29,9 +29,9 @@ import { createSession, FrameCollector, testConfig } from '../app/helpers.ts';
 import { collector, engineOptions, testAudio } from '../support/engine-fixtures.ts';
 import { compareOutputs, parityFileSchema, toTensor } from './onnx-compare.ts';
 import { buildTinyPipeline, pythonProblem, runPythonUnitTests, TINY_PAIR, type TinyPipeline } from './python-pipeline.ts';
+import { skipWithout } from '../support/required-tool.ts';
 
-const skip = pythonProblem();
-if (skip) process.emitWarning(`InfiniSST export tests skipped: ${skip}`);
+const skip = skipWithout('python3 with torch and onnx', pythonProblem());
 
 const referenceSchema = z.object({ multiplier: z.number(), beamSize: z.number(), chunks: z.array(z.object({ tokens: z.array(z.number()), text: z.string() })) });
 type Reference = z.infer<typeof referenceSchema>;
@@ -176,7 +176,7 @@ test('streaming the audio through /wss gives the reference translation', { skip 
   assert.deepEqual(translations, cumulative);
 });
 
-test('a session at multiplier 1 gets the <latency_1> system prompt (prompt.firstByMultiplier)', { skip: skip ?? false }, async (t) => {
+test('a session at multiplier 1 gets the <latency_1> system prompt (prompt.firstByMultiplier)', { skip }, async (t) => {
   const ref = await reference(1);
   const pkg = await loadModelPackage(ready().packageDir);
   const engine = await createEngine(engineOptions({ modelsDir: ready().modelsDir }));

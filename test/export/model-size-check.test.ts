@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { isAppError } from '../../src/errors.ts';
 import { loadModelPackage } from '../../src/inference/manifest.ts';
-import { execFileSync } from 'node:child_process';
+import { hasNvidiaGpu } from '../support/gpu.ts';
 import { checkModelsFit, judgeFit, measureModelPackage, planSessionSlots, queryCudaFreeBytes, sessionStateBytes, type FitReport } from '../../src/inference/engine/model-size-check.ts';
 import { arenaLayoutFor } from '../../src/inference/worker/slot-arena.ts';
 import { MODELS_DIR, startEngine } from '../support/engine-fixtures.ts';
@@ -92,17 +92,8 @@ test('without a budget or a way to measure, the check is skipped and says so', (
   assert.match(tooBig.message, /the device has 16\.00 GiB free: export with --dtype fp16/);
 });
 
-function hasNvidiaSmi(): boolean {
-  try {
-    execFileSync('nvidia-smi', ['-L'], { stdio: 'ignore', timeout: 5_000 });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 test('asking nvidia-smi answers the free bytes of a GPU where there is one, nothing where there is none, never throws', async () => {
   const free = await queryCudaFreeBytes(0, 5_000);
-  if (hasNvidiaSmi()) assert.ok(free !== undefined && Number.isFinite(free) && free >= 0, `nvidia-smi runs but no free memory was read: ${free}`);
+  if (hasNvidiaGpu()) assert.ok(free !== undefined && Number.isFinite(free) && free >= 0, `nvidia-smi runs but no free memory was read: ${free}`);
   else assert.equal(free, undefined);
 });

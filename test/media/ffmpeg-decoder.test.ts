@@ -6,8 +6,9 @@ import { join } from 'node:path';
 import { AppError } from '../../src/errors.ts';
 import { decodeAudioFile, decodeSampleRateHz } from '../../src/media/ffmpeg-decoder.ts';
 import { generateMedia, hasFfmpeg, makeTempDir } from './support/media-fixtures.ts';
+import { skipWithout } from '../support/required-tool.ts';
 
-const skip = (await hasFfmpeg()) ? false : 'ffmpeg is not installed';
+const skip = skipWithout('ffmpeg', !(await hasFfmpeg()) && 'not installed (apt-get install ffmpeg)');
 
 async function decodeAll(path: string, options: Parameters<typeof decodeAudioFile>[1] = {}): Promise<{ samples: number; chunks: number; peak: number; misaligned: number }> {
   let samples = 0;

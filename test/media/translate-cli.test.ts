@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -12,8 +11,9 @@ import { createEngine } from '../../src/inference/engine/engine.ts';
 import { translateFile } from '../../src/media/translate-client.ts';
 import { startFakeTranslationServer } from './support/fake-translation-server.ts';
 import { generateMedia, hasFfmpeg, makeTempDir } from './support/media-fixtures.ts';
+import { skipWithout } from '../support/required-tool.ts';
 
-const skip = (await hasFfmpeg()) ? false : 'ffmpeg is not installed';
+const skip = skipWithout('ffmpeg', !(await hasFfmpeg()) && 'not installed (apt-get install ffmpeg)');
 const root = resolve(import.meta.dirname, '..', '..');
 
 function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -122,10 +122,7 @@ test('the CLI explains itself and rejects bad arguments', async () => {
 });
 
 // End to end against the real server (buildApp + the engine on the tiny default models).
-const modelsReady = existsSync(join(root, 'models', 'tiny-en-de', 'manifest.json'));
-const realSkip = skip || (modelsReady ? false : 'models/tiny-en-de is missing (npm run generate:models): skipping the real-server test');
-
-test('the CLI translates a file through the real server and writes subtitles', { skip: realSkip }, async (t) => {
+test('the CLI translates a file through the real server and writes subtitles', { skip }, async (t) => {
   const temp = await makeTempDir('translate-real');
   t.after(() => temp.remove());
   const config = serverConfigSchema.parse({

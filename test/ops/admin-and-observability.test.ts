@@ -14,31 +14,39 @@ const token = 'operator-secret-42';
 test('with admin.token set, admin routes need it and the browser flow does not', async (t) => {
   const server = await startServer(t, { config: { admin: { token } } });
   const { app, baseUrl } = server;
-  const admin = [
-    ['POST', '/ray/configure?max_batch_size=8'],
-    ['POST', '/configure_dynamic_schedule?enabled=true'],
-    ['POST', '/load_models'],
-    ['POST', '/load_model'],
-    ['POST', '/export_session_delays?session_id=x'],
-    ['POST', '/export_session_delays_by_user?user_id=u&language_pair=English%20-%3E%20German'],
-    ['GET', '/session_delays_by_user?user_id=u&language_pair=English%20-%3E%20German'],
-  ] as const;
-  for (const [method, url] of admin) {
+  type Body = Record<string, unknown>;
+  const noUserSession = { success: false, error: 'Session not found for user u with language English -> German' };
+  // Each admin route, and what it answers once authorised: the route's own reply, not merely "not 401".
+  const admin: [method: 'GET' | 'POST', url: string, authorised: (body: Body) => void][] = [
+    ['POST', '/ray/configure?max_batch_size=8', (body) => assert.deepEqual([body.success, (body.config_in_force as Body).max_batch_size], [true, 8])],
+    ['POST', '/configure_dynamic_schedule?enabled=true', (body) => assert.deepEqual([body.success, (body.configuration as Body).enabled], [true, true])],
+    ['POST', '/load_models', (body) => assert.deepEqual([body.success, body.message, (body.loaded_language_pairs as string[]).includes('English -> German')], [true, 'Models are loaded and ready', true])],
+    ['POST', '/load_model', (body) => assert.match(String(body.session_id), /^test_/)],
+    ['POST', '/export_session_delays?session_id=x', (body) => assert.deepEqual(body, { success: false, error: 'Session x not found' })],
+    ['POST', '/export_session_delays_by_user?user_id=u&language_pair=English%20-%3E%20German', (body) => assert.deepEqual(body, noUserSession)],
+    ['GET', '/session_delays_by_user?user_id=u&language_pair=English%20-%3E%20German', (body) => assert.deepEqual(body, noUserSession)],
+  ];
+  for (const [method, url, authorised] of admin) {
     const refused = await app.inject({ method, url });
     assert.equal(refused.statusCode, 401, `${method} ${url} without the token`);
     assert.equal(refused.json<{ code: string }>().code, 'unauthorized');
-    const bearer = await app.inject({ method, url, headers: { authorization: `Bearer ${token}` } });
-    assert.notEqual(bearer.statusCode, 401, `${method} ${url} with Bearer`);
-    const header = await app.inject({ method, url, headers: { 'x-admin-token': token } });
-    assert.notEqual(header.statusCode, 401, `${method} ${url} with X-Admin-Token`);
+    for (const headers of [{ authorization: `Bearer ${token}` }, { 'x-admin-token': token }]) {
+      const reply = await app.inject({ method, url, headers });
+      assert.equal(reply.statusCode, 200, `${method} ${url} with ${Object.keys(headers)[0]}: ${reply.body}`);
+      authorised(reply.json<Body>());
+    }
     assert.equal((await app.inject({ method, url, headers: { authorization: 'Bearer wrong-token-123' } })).statusCode, 401);
   }
   assert.equal(app.engine.batchingSettings().maxBatchSize, 8, 'the authorised reconfiguration applied');
 
   // The page's flow needs no token: /, /init, /queue_status, /ping, /wss, /update_latency, /reset, /delete.
-  assert.equal((await fetch(`${baseUrl}/`)).status, 200);
+  const page = await fetch(`${baseUrl}/`);
+  assert.equal(page.status, 200);
+  assert.match(await page.text(), /<html[\s\S]*<\/html>/i);
   const id = await createSession(baseUrl);
-  assert.equal((await fetch(`${baseUrl}/queue_status/${encodeURIComponent(id)}`)).status, 200);
+  const queueStatus = await fetch(`${baseUrl}/queue_status/${encodeURIComponent(id)}`);
+  assert.equal(queueStatus.status, 200);
+  assert.deepEqual(await queueStatus.json(), { session_id: id, status: 'active', queued: false, queue_position: 0, estimated_wait_seconds: null, session_type: 'scheduler' });
   assert.equal((await post(baseUrl, '/ping', { session_id: id })).json?.success, true);
   const client = await StreamClient.open(t, baseUrl, id);
   await client.waitFor((frame) => frame.startsWith('READY'));
@@ -66,8 +74,17 @@ test('with admin.token set, admin routes need it and the browser flow does not',
 
 test('without admin.token everything stays open, as in the original', async (t) => {
   const { app } = await startServer(t);
-  for (const url of ['/debug/session_stats', '/debug/session_history']) assert.equal((await app.inject({ method: 'GET', url })).statusCode, 200);
-  assert.equal((await app.inject({ method: 'POST', url: '/load_models' })).statusCode, 200);
+  const stats = await app.inject({ method: 'GET', url: '/debug/session_stats' });
+  assert.equal(stats.statusCode, 200);
+  assert.deepEqual(stats.json<{ system_info: { system_type: string; active_sessions_count: number } }>().system_info.system_type, 'scheduler_based');
+  assert.ok(Array.isArray(stats.json<{ active_sessions: unknown }>().active_sessions));
+  const history = await app.inject({ method: 'GET', url: '/debug/session_history' });
+  assert.equal(history.statusCode, 200);
+  assert.equal(history.json<{ message: string }>().message, 'Session lifecycle history (oldest first, bounded)');
+  assert.ok(Array.isArray(history.json<{ history: unknown }>().history));
+  const loaded = await app.inject({ method: 'POST', url: '/load_models' });
+  assert.equal(loaded.statusCode, 200);
+  assert.equal(loaded.json<{ success: boolean }>().success, true);
   const health = (await app.inject({ method: 'GET', url: '/health' })).json<Record<string, unknown>>();
   assert.ok(Array.isArray(health.active_sessions) && health.ray_stats, 'full /health');
   assert.equal(isAdminRoute('/debug/anything'), true);

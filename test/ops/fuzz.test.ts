@@ -168,9 +168,13 @@ test('10,000 malformed inputs: no crash, only clean 4xx or ERROR: replies, no st
     await client.finish();
   }
   // The server still serves: health, readiness, and a fresh session translating speech.
-  assert.equal((await fetch(`${server.baseUrl}/health`)).status, 200);
+  const health = await fetch(`${server.baseUrl}/health`);
+  assert.equal(health.status, 200);
+  assert.equal(((await health.json()) as { status: string }).status, 'healthy');
   for (const session of server.app.sessions.list()) server.app.sessions.delete(session.id);
-  assert.equal((await fetch(`${server.baseUrl}/readyz`)).status, 200);
+  const ready = await fetch(`${server.baseUrl}/readyz`);
+  assert.equal(ready.status, 200, await ready.clone().text());
+  assert.equal(((await ready.json()) as { status: string }).status, 'ready');
   const fresh = await StreamClient.open(t, server.baseUrl, await createSession(server.baseUrl));
   await fresh.waitFor((frame) => frame.startsWith('READY'));
   fresh.sendAudio((await speechSamples()).subarray(0, 16_000 * 6));

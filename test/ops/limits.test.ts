@@ -41,7 +41,9 @@ test('session creation is rate-limited per client address (/init and /load_model
   const other = await app.inject({ method: 'POST', url: initUrl('c5'), remoteAddress: '10.0.0.9' });
   assert.equal(other.statusCode, 200, 'another client address has its own budget');
   // Downloads have their own budget (the feature is off here, so the answer is the JSON error).
-  assert.equal((await app.inject({ method: 'POST', url: '/download_youtube?url=x' })).statusCode, 200);
+  const download = await app.inject({ method: 'POST', url: '/download_youtube?url=x' });
+  assert.equal(download.statusCode, 200);
+  assert.deepEqual(download.json(), { error: 'YouTube download is disabled on this server' });
   assert.equal((await app.inject({ method: 'POST', url: '/download_youtube?url=x' })).statusCode, 429);
   const metrics = await app.inject({ method: 'GET', url: '/metrics' });
   assert.match(metrics.body, /infinisst_rate_limited_total\{route="\/init"\} 1/);

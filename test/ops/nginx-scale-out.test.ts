@@ -14,6 +14,7 @@ import { test, type TestContext } from 'node:test';
 import { renderNginxConfig } from '../../deploy/nginx/render-config.ts';
 import { instanceTagOf } from '../../src/sessions/session-id.ts';
 import { createSession, freePort, post, speechSamples, startServer, StreamClient, type RunningServer } from './support/ops-harness.ts';
+import { skipWithout } from '../support/required-tool.ts';
 
 const hasNginx = spawnSync('nginx', ['-v']).status === 0;
 
@@ -62,7 +63,7 @@ async function startNginx(t: TestContext, instances: { tag: string; port: number
   return `http://127.0.0.1:${port}`;
 }
 
-test('three instances behind nginx: sessions are routed to their owner, and stopping one affects only its sessions', { skip: hasNginx ? false : 'nginx is not installed (apt-get install nginx)' }, async (t) => {
+test('three instances behind nginx: sessions are routed to their owner, and stopping one affects only its sessions', { skip: skipWithout('nginx', !hasNginx && 'not installed (apt-get install nginx)') }, async (t) => {
   const tags = ['n0', 'n1', 'n2'];
   const servers = new Map<string, RunningServer>();
   for (const tag of tags) {

@@ -66,8 +66,12 @@ test('the sbatch script starts the server, reports where it is, and stops it gra
   const endpointFile = join(logsDir, 'infinisst-api_4242_0.endpoint');
   assert.equal(readFileSync(endpointFile, 'utf8').trim(), `http://node07:${port}`);
   const baseUrl = `http://127.0.0.1:${port}`;
-  assert.equal((await fetch(`${baseUrl}/health`)).status, 200);
-  assert.equal((await fetch(`${baseUrl}/readyz`)).status, 200);
+  const health = await fetch(`${baseUrl}/health`);
+  assert.equal(health.status, 200);
+  assert.equal(((await health.json()) as { status: string }).status, 'healthy');
+  const ready = await fetch(`${baseUrl}/readyz`);
+  assert.equal(ready.status, 200);
+  assert.equal(((await ready.json()) as { status: string }).status, 'ready');
 
   // A stream is active when the job is told to stop.
   const id = await createSession(baseUrl);

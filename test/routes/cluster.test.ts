@@ -113,8 +113,12 @@ test('with admin.token set, the reconfiguration routes need it; the stats routes
   assert.equal(wrong.statusCode, 401);
   const allowed = await app.inject({ method: 'POST', url: '/ray/configure?max_batch_size=4', headers: { authorization: 'Bearer secret-token-1' } });
   assert.equal(allowed.statusCode, 200);
+  assert.equal(allowed.json<{ config_in_force: { max_batch_size: number } }>().config_in_force.max_batch_size, 4);
   const viaHeader = await app.inject({ method: 'POST', url: '/configure_dynamic_schedule?enabled=false', headers: { 'x-admin-token': 'secret-token-1' } });
   assert.equal(viaHeader.statusCode, 200);
+  assert.equal(viaHeader.json<{ configuration: { enabled: boolean } }>().configuration.enabled, false);
   assert.equal(engine.batchingSettings().maxBatchSize, 4);
-  assert.equal((await app.inject({ method: 'GET', url: '/ray/stats' })).statusCode, 200);
+  const stats = await app.inject({ method: 'GET', url: '/ray/stats' });
+  assert.equal(stats.statusCode, 200);
+  assert.equal(stats.json<{ success: boolean }>().success, true);
 });

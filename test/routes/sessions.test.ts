@@ -106,7 +106,7 @@ test('GET /queue_status percent-decodes ids with spaces and ">" and reports acti
   const { app } = await buildTestApp(t);
   const id = await createSession(app);
   const response = await app.inject({ method: 'GET', url: `/queue_status/${pathId(id)}` });
-  assert.deepEqual(response.json(), { session_id: id, status: 'active', queued: false, queue_position: 0, session_type: 'scheduler' });
+  assert.deepEqual(response.json(), { session_id: id, status: 'active', queued: false, queue_position: 0, estimated_wait_seconds: null, session_type: 'scheduler' });
   const unknown = await app.inject({ method: 'GET', url: '/queue_status/client_x_English%20-%3E%20Chinese_1' });
   assert.equal(unknown.statusCode, 200);
   assert.deepEqual(unknown.json(), { session_id: 'client_x_English -> Chinese_1', status: 'not_found', error: 'Session not found' });
@@ -217,7 +217,7 @@ test('POST /load_model creates a full session (test_<client>_<s>_<random>) usabl
 });
 
 test('sessions beyond capacity are queued FIFO with positions and promoted when a slot frees', async (t) => {
-  const { app } = await buildTestApp(t, { config: { sessions: { maxActiveSessions: 1, maxQueuedSessions: 2 } } });
+  const { app, clock } = await buildTestApp(t, { config: { sessions: { maxActiveSessions: 1, maxQueuedSessions: 2 } } });
   const first = await createSession(app);
   const second = await app.inject({ method: 'POST', url: '/init?agent_type=A&language_pair=English+-%3E+Chinese' });
   const secondBody = second.json<InitBody>();
@@ -230,13 +230,16 @@ test('sessions beyond capacity are queued FIFO with positions and promoted when 
   assert.equal(full.json<{ success: boolean }>().success, false);
 
   const queued = await app.inject({ method: 'GET', url: `/queue_status/${pathId(secondBody.session_id ?? '')}` });
-  assert.deepEqual(queued.json(), { session_id: secondBody.session_id, status: 'queued', queued: true, queue_position: 1, session_type: 'scheduler' });
+  assert.deepEqual(queued.json(), { session_id: secondBody.session_id, status: 'queued', queued: true, queue_position: 1, estimated_wait_seconds: null, session_type: 'scheduler' });
 
+  // The first session held its slot 90 s: with one slot, the next in line waits about that long.
+  clock.advance(90_000);
   await app.inject({ method: 'POST', url: `/delete_session?${new URLSearchParams({ session_id: first })}` });
   const promoted = await app.inject({ method: 'GET', url: `/queue_status/${pathId(secondBody.session_id ?? '')}` });
   assert.equal(promoted.json<{ status: string }>().status, 'active');
   const moved = await app.inject({ method: 'GET', url: `/queue_status/${pathId(third.session_id ?? '')}` });
   assert.equal(moved.json<{ queue_position: number }>().queue_position, 1);
+  assert.equal(moved.json<{ estimated_wait_seconds: number | null }>().estimated_wait_seconds, 90);
 });
 
 test("by default admission follows the engine's session slots: a budget for two sessions queues the third", async (t) => {

@@ -1,12 +1,11 @@
 /**
  * The evaluation CLI end to end: against a scripted protocol server (exact outputs and delays,
  * so scores can be checked by hand) and against the real app with the default models on the
- * bundled sample set (skipped, saying why, while the app cannot be built).
+ * bundled sample set.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -149,29 +148,21 @@ test('an unreachable server is reported clearly', async (t) => {
 });
 
 test('npm run eval on the bundled samples runs end to end against the real app and engine', async (t) => {
-  const needed = ['src/app.ts', 'src/inference/engine/engine.ts', 'src/config/load-config.ts', 'src/config/engine-options.ts'];
-  const missing = needed.filter((file) => !existsSync(join(ROOT, file)));
-  if (missing.length > 0) return t.skip(`the real server cannot be built yet: missing ${missing.join(', ')}`);
-  let started: { url: string; close: () => Promise<void> };
-  try {
-    const { buildApp } = await import('../../src/app.ts');
-    const { defaultConfig } = await import('../../src/config/load-config.ts');
-    const { toEngineOptions } = await import('../../src/config/engine-options.ts');
-    const { createEngine } = await import('../../src/inference/engine/engine.ts');
-    const config = defaultConfig();
-    const engine = await createEngine(toEngineOptions(config, ROOT));
-    const app = await buildApp(config, { engine, runTimers: false, cwd: ROOT });
-    const address = await app.listen({ port: 0, host: '127.0.0.1' });
-    started = {
-      url: address,
-      close: async () => {
-        await app.close();
-        await engine.close();
-      },
-    };
-  } catch (error) {
-    return t.skip(`the real server cannot be built yet: ${error instanceof Error ? error.message : String(error)}`);
-  }
+  const { buildApp } = await import('../../src/app.ts');
+  const { defaultConfig } = await import('../../src/config/load-config.ts');
+  const { toEngineOptions } = await import('../../src/config/engine-options.ts');
+  const { createEngine } = await import('../../src/inference/engine/engine.ts');
+  const config = defaultConfig();
+  const engine = await createEngine(toEngineOptions(config, ROOT));
+  const app = await buildApp(config, { engine, runTimers: false, cwd: ROOT });
+  const address = await app.listen({ port: 0, host: '127.0.0.1' });
+  const started = {
+    url: address,
+    close: async () => {
+      await app.close();
+      await engine.close();
+    },
+  };
   t.after(() => started.close());
   const dir = await mkdtemp(join(tmpdir(), 'eval-real-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
