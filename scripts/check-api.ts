@@ -150,7 +150,7 @@ interface SocketRun {
   closeCode: number | null;
 }
 
-/** Opens /wss/{id} (the shared client percent-encodes space and ">"), sends, and collects until `done`. */
+/** Opens /wss/{id} with the original's full-text frames (the shared client percent-encodes space and ">"), sends, and collects until `done`. */
 function openSocket(id: string, send: (socket: TranslationSocket) => Promise<void>, done: (frames: TranslationFrame[]) => boolean): Promise<SocketRun> {
   return new Promise((resolve, reject) => {
     const frames: TranslationFrame[] = [];
@@ -171,7 +171,7 @@ function openSocket(id: string, send: (socket: TranslationSocket) => Promise<voi
         clearTimeout(timer);
         reject(error);
       },
-    });
+    }, 'full');
     // Handlers run only after this synchronous setup, so `timer` is defined whenever they use it.
     const timer = setTimeout(() => {
       socket.terminate();

@@ -119,7 +119,7 @@ async function runSession(index: number, audio: Float32Array): Promise<SessionRe
         else if (frame.kind === 'translation') result.textFrames++;
       },
       onClose: ({ code }) => (result.closeCode = code),
-    });
+    }, 'full');
     socket = ws;
     await ws.opened;
     const startedAt = performance.now();

@@ -47,12 +47,26 @@ function withoutTrailingSlashes(path: string): string {
 }
 
 /** The WebSocket URL of a session: http→ws, https→wss, the id percent-encoded as one path segment. Throws TypeError on an invalid base URL. */
-export function wsUrlFor(baseUrl: string | URL, sessionId: string): string {
+export function wsUrlFor(baseUrl: string | URL, sessionId: string, textFrames: TextFrames = 'full'): string {
   const url = new URL(baseUrl);
   url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
   url.pathname = `${withoutTrailingSlashes(url.pathname)}/wss/${encodeURIComponent(sessionId)}`;
-  url.search = '';
+  url.search = textFrames === 'delta' ? '?text_frames=delta' : '';
   return url.toString();
+}
+
+/**
+ * full: each translation frame is the whole text (the original's protocol); delta: the server
+ * sends `DELTA:<offset>:<text>` (the text from UTF-16 offset `offset` on), which the socket turns
+ * back into the whole text for `onFrame` — O(n) bytes over a long session instead of O(n²).
+ */
+export type TextFrames = 'full' | 'delta';
+
+/** Applies a `DELTA:<offset>:<text>` frame to the text held; null when `raw` is not a delta frame. */
+export function applyDeltaFrame(held: string, raw: string): string | null {
+  const match = /^DELTA:(\d{1,15}):/.exec(raw);
+  if (!match) return null;
+  return held.slice(0, Math.min(held.length, Number(match[1]))) + raw.slice(match[0].length);
 }
 
 export type JsonObject = Record<string, unknown>;
@@ -190,8 +204,10 @@ function rawToString(data: RawData): string {
  * READY together with it, and a frame without a listener is lost). Never throws; failures come
  * through `opened`, `onError` and `closed`.
  */
-export function openTranslationSocket(baseUrl: string | URL, sessionId: string, handlers: SocketHandlers = {}): TranslationSocket {
-  const url = wsUrlFor(baseUrl, sessionId);
+export function openTranslationSocket(baseUrl: string | URL, sessionId: string, handlers: SocketHandlers = {}, textFrames: TextFrames = 'delta'): TranslationSocket {
+  const url = wsUrlFor(baseUrl, sessionId, textFrames);
+  /** Delta mode: the translation as the frames so far build it. */
+  let translation = '';
   // Float audio does not compress; deflate would only cost CPU on both ends.
   const socket = new WebSocket(url, { perMessageDeflate: false });
   let closeInfo: SocketClosed | undefined;
@@ -214,7 +230,18 @@ export function openTranslationSocket(baseUrl: string | URL, sessionId: string, 
     });
   });
   socket.on('message', (data: RawData, isBinary: boolean) => {
-    if (!isBinary) handlers.onFrame?.(classifyFrame(rawToString(data)));
+    if (isBinary) return;
+    const raw = rawToString(data);
+    const rebuilt = textFrames === 'delta' ? applyDeltaFrame(translation, raw) : null;
+    if (rebuilt !== null) {
+      translation = rebuilt;
+      handlers.onFrame?.({ kind: 'translation', text: rebuilt, raw });
+    } else {
+      // A server that ignores text_frames=delta sends whole texts: they are what the client holds.
+      const frame = classifyFrame(raw);
+      if (frame.kind === 'translation') translation = frame.text;
+      handlers.onFrame?.(frame);
+    }
   });
   // ws throws 'error' events nobody listens to; this listener makes every failure a report instead.
   socket.on('error', (error: Error) => handlers.onError?.(error));

@@ -13,6 +13,34 @@ export const serverFrames = {
   latencyUpdated: (multiplier: number): string => `LATENCY_UPDATED: Set to ${multiplier}`,
 } as const;
 
+/**
+ * A translation frame of the opt-in delta mode (`/wss/{id}?text_frames=delta`): the translation
+ * from UTF-16 offset `offset` on is now `text`; what comes before it is what the client already
+ * has. Full-text frames resend the whole translation every chunk — O(n²) bytes over a long
+ * session; these carry what changed.
+ */
+export function deltaFrame(offset: number, text: string): string {
+  return `DELTA:${offset}:${text}`;
+}
+
+/** The offset and text of a delta frame, or null when `raw` is not one. */
+export function parseDeltaFrame(raw: string): { offset: number; text: string } | null {
+  const match = /^DELTA:(\d{1,15}):/.exec(raw);
+  if (!match) return null;
+  return { offset: Number(match[1]), text: raw.slice(match[0].length) };
+}
+
+/** Length of the common prefix of two strings (UTF-16 units), never splitting a surrogate pair. */
+export function commonPrefixLength(a: string, b: string): number {
+  if (b.startsWith(a)) return a.length;
+  let n = 0;
+  const limit = Math.min(a.length, b.length);
+  while (n < limit && a.charCodeAt(n) === b.charCodeAt(n)) n++;
+  // Do not end between the halves of a surrogate pair.
+  if (n > 0 && n < limit && a.charCodeAt(n - 1) >= 0xd800 && a.charCodeAt(n - 1) <= 0xdbff) n--;
+  return n;
+}
+
 /** Prefixes the page treats as status rather than translation. */
 export const statusPrefixes = ['READY:', 'INITIALIZING:', 'ERROR:', 'PROCESSING_COMPLETE:', 'LATENCY_UPDATED:'] as const;
 

@@ -11,13 +11,15 @@ import { decodeAudioFrame } from '../protocol/audio-frame.ts';
 import { RepeatedEvents } from './repeated-events.ts';
 import { closeCodes, type CloseCode } from '../protocol/close-codes.ts';
 import { encodeWsError, toAppError } from '../protocol/error-reply.ts';
-import { parseClientText, serverFrames } from '../protocol/ws-frames.ts';
+import { commonPrefixLength, deltaFrame, parseClientText, serverFrames } from '../protocol/ws-frames.ts';
 import type { CloseReason, Session, SessionSink } from '../sessions/session.ts';
 import type { SessionManager } from '../sessions/session-manager.ts';
 
 export interface StreamConnectionOptions {
   maxFrameSamples: number;
   log: FastifyBaseLogger;
+  /** full: every translation frame is the whole text (the original's frames); delta: only what changed (`DELTA:offset:text`). */
+  textFrames?: 'full' | 'delta';
 }
 
 /** Outbound frames waiting for the socket; bounded so a stalled client cannot grow memory. */
@@ -45,6 +47,8 @@ class StreamConnection implements SessionSink {
   private pendingEof: Promise<void> | null = null;
   private audioSinceEof = false;
   private readonly events: RepeatedEvents;
+  /** Delta mode: the translation the client holds, as of the last translation frame written. */
+  private clientText = '';
 
   constructor(
     private readonly socket: WebSocket,
@@ -217,7 +221,15 @@ class StreamConnection implements SessionSink {
       return;
     }
     this.isWriting = true;
-    this.socket.send(next.text, (error) => {
+    // A queued translation is its full text; in delta mode it becomes the change against what the
+    // client holds when it is written (queued translations were coalesced into the newest).
+    let frame = next.text;
+    if (next.isTranslation && this.options.textFrames === 'delta') {
+      const offset = commonPrefixLength(this.clientText, next.text);
+      frame = deltaFrame(offset, next.text.slice(offset));
+      this.clientText = next.text;
+    }
+    this.socket.send(frame, (error) => {
       this.isWriting = false;
       if (error) {
         this.outbox.length = 0;

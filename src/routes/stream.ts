@@ -3,6 +3,10 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { originPolicy } from '../plugins/origin-policy.ts';
 import { closeCodes } from '../protocol/close-codes.ts';
 import { sessionIdPath } from '../protocol/session-schemas.ts';
+import { z } from 'zod';
+
+/** `text_frames=delta` (ours): translation frames carry only what changed; the original's page sends nothing and gets full-text frames. */
+const streamQuery = z.object({ text_frames: z.enum(['full', 'delta']).optional() });
 import { refuseSocket, serveStreamSocket } from './stream-connection.ts';
 
 export const streamRoutes: FastifyPluginAsyncZod = async (app) => {
@@ -10,7 +14,7 @@ export const streamRoutes: FastifyPluginAsyncZod = async (app) => {
   // Origin (scripts) are not browsers.
   const origins = originPolicy(app.appConfig.cors.origins);
 
-  app.get('/wss/:session_id', { websocket: true, schema: { params: sessionIdPath } }, (socket, request) => {
+  app.get('/wss/:session_id', { websocket: true, schema: { params: sessionIdPath, querystring: streamQuery } }, (socket, request) => {
     if (!origins.allows(request.headers.origin, request.headers.host)) {
       refuseSocket(socket, closeCodes.originNotAllowed);
       return;
@@ -18,6 +22,7 @@ export const streamRoutes: FastifyPluginAsyncZod = async (app) => {
     serveStreamSocket(socket, request.params.session_id, app.sessions, {
       maxFrameSamples: app.appConfig.websocket.maxFrameSamples,
       log: request.log,
+      textFrames: request.query.text_frames ?? 'full',
     });
   });
 };

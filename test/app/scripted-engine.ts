@@ -26,6 +26,8 @@ export interface ScriptedEngineOptions {
   autoProcess?: boolean;
   highWaterMs?: number;
   maxPendingMs?: number;
+  /** The text chunk `index` "translates" into (default `w<index>`). */
+  textOf?: (index: number) => string;
 }
 
 interface ScriptedChunk {
@@ -126,7 +128,7 @@ export class ScriptedStream implements TranslationStream {
     if (!chunk || this.closed) return false;
     const index = this.chunkIndex++;
     this.consumedSamples += chunk.samples;
-    const newText = `w${index}`;
+    const newText = this.engine.textOf(index);
     const joiner = this.languagePair.includes('Chinese') ? '' : ' ';
     this.text = this.text ? `${this.text}${joiner}${newText}` : newText;
     this.listener?.onChunk?.({
@@ -187,6 +189,7 @@ export class ScriptedEngine implements TranslationEngine {
   readonly autoProcess: boolean;
   readonly highWaterMs: number;
   readonly maxPendingMs: number;
+  readonly textOf: (index: number) => string;
   private settings: BatchingSettings = { maxBatchSize: 32, maxWaitMs: 100, maxQueueSize: 1024 };
   closedWithGraceMs: number | null = null;
   /** Chunks finished during close() (the "drain" of in-flight work). */
@@ -197,6 +200,7 @@ export class ScriptedEngine implements TranslationEngine {
     this.autoProcess = options.autoProcess ?? false;
     this.highWaterMs = options.highWaterMs ?? 20_000;
     this.maxPendingMs = options.maxPendingMs ?? 60_000;
+    this.textOf = options.textOf ?? ((index) => `w${index}`);
   }
 
   languagePairs(): LanguagePairInfo[] {
