@@ -81,7 +81,7 @@ export function buildStatistics(tracker: DelayTracker, includeDetails: boolean):
   if (units.length === 0) {
     return { stream_laal: 0, [countKey]: 0, ...base, latency_metrics: null };
   }
-  const lags = units.map((u) => u.elapsedMs - u.inputMs);
+  const lags = units.map((u) => u.outputMs - u.inputMs);
   const sorted = [...lags].sort((a, b) => a - b);
   const latency = tracker.latency();
   const reference = tracker.referenceText;
@@ -105,8 +105,8 @@ export function buildStatistics(tracker: DelayTracker, includeDetails: boolean):
       segment_id: u.segmentId,
       chunk_index: u.chunkIndex,
       input_time: u.inputMs,
-      output_time: u.elapsedMs,
-      delay: u.elapsedMs - u.inputMs,
+      output_time: u.outputMs,
+      delay: u.outputMs - u.inputMs,
       source_ms: u.sourceMs,
       elapsed_ms: u.elapsedMs,
     }));

@@ -6,7 +6,10 @@
  * - `sourceMs`, the non-computation-aware delay: ms of source audio the stream had consumed
  *   when the unit was produced (the chunk's own `sourceEndMs`, so empty chunks cannot shift the
  *   attribution of later text — the original's W7);
- * - `elapsedMs`, the computation-aware delay: wall-clock ms since the stream started.
+ * - `elapsedMs`, the computation-aware delay: that source time plus the chunk's processing time
+ *   (its audio complete → its text ready, queueing included). At 1× pacing this is the wall-clock
+ *   time since the stream started, SimulEval's `elapsed`; for a client sending faster than real
+ *   time, wall clock would count the seconds the client saved as negative lag, so it is not used.
  *
  * No Fastify, no WebSocket, no clock of its own: the caller supplies times (see StreamClock).
  */
@@ -27,13 +30,15 @@ export interface EmittedUnit {
   index: number;
   /** NCA delay: ms of source consumed when the unit was produced. */
   sourceMs: number;
-  /** CA delay: wall-clock ms since the stream started. */
+  /** CA delay: `sourceMs` plus the producing chunk's processing time. */
   elapsedMs: number;
   chunkIndex: number;
   /** Output segment (non-empty chunk) the unit came with. */
   segmentId: number;
-  /** When the producing chunk's audio was complete, ms since the stream started. */
+  /** When the producing chunk's audio was complete, wall-clock ms since the stream started. */
   inputMs: number;
+  /** When the unit was out, wall-clock ms since the stream started (the original's output_time). */
+  outputMs: number;
 }
 
 /** One non-empty chunk output. */
@@ -139,10 +144,11 @@ export class DelayTracker {
       unit,
       index: firstUnit + i,
       sourceMs: event.sourceEndMs,
-      elapsedMs,
+      elapsedMs: event.sourceEndMs + event.processingMs,
       chunkIndex: event.chunkIndex,
       segmentId,
       inputMs,
+      outputMs: elapsedMs,
     }));
     this.units.push(...emitted);
     this.segments.push({

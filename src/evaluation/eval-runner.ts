@@ -14,7 +14,7 @@ import { corpusChrf, type ChrfResult } from './chrf.ts';
 import type { InstanceLogEntry } from './delay-tracker.ts';
 import { parseLanguagePair, type UnitKind } from './language.ts';
 import { scoreLatency, type LatencyScores } from './latency-metrics.ts';
-import { streamFile, type StreamFileResult } from './stream-client.ts';
+import { computationAwareDelays, streamFile, type StreamFileResult } from './stream-client.ts';
 import { joinUnits, splitUnits } from './units.ts';
 
 export interface EvalItem {
@@ -46,6 +46,8 @@ export interface LatencyRunResult {
   audioMs: number;
   wallMs: number;
   ncaSource: NcaSource;
+  /** Files whose hypothesis has more units than their reference: SimulEval's AL rewards that (it can fall below zero). */
+  overGeneratedFiles: number;
   serverErrors: string[];
   instances: InstanceLogEntry[];
 }
@@ -66,7 +68,7 @@ function toInstance(index: number, item: EvalItem, stream: StreamFileResult, kin
     index,
     prediction: joinUnits(stream.units.map((u) => u.unit), kind),
     delays,
-    elapsed: stream.units.map((u) => u.elapsedMs),
+    elapsed: computationAwareDelays(delays, stream.units.map((u) => u.elapsedMs), stream.sends),
     prediction_length: stream.units.length,
     source_length: stream.audioMs,
     source: [item.name],
@@ -120,6 +122,10 @@ export async function runEvaluation(options: EvalRunOptions): Promise<EvalReport
       audioMs,
       wallMs,
       ncaSource: serverCount === streams.length ? 'server' : serverCount === 0 ? 'client' : 'mixed',
+      overGeneratedFiles: instances.filter((instance) => {
+        const referenceLength = splitUnits(instance.reference ?? '', pair.unitKind).length;
+        return referenceLength > 0 && instance.prediction_length > referenceLength;
+      }).length,
       serverErrors: streams.flatMap((s) => s.serverErrors),
       instances,
     });

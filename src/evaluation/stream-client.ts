@@ -44,9 +44,33 @@ export interface StreamFileOptions {
   sleep?: (ms: number) => Promise<void>;
 }
 
+/** When the client had sent the audio up to `audioMs` (ms since the stream started); the EOF is the last entry, at Infinity. */
+export interface SendMark {
+  audioMs: number;
+  atMs: number;
+}
+
+/**
+ * Computation-aware delays whatever the pacing: each unit's source delay `d` plus the time the
+ * system took to answer once it had that source — from the moment the client had sent the audio
+ * up to `d` (or the EOF, for a padded tail beyond the audio) to the moment the unit arrived. At
+ * 1× pacing that equals the wall-clock time since the stream started (SimulEval's elapsed); sent
+ * faster than real time it still counts source time as source time, not as the seconds the
+ * client saved. Never below `d`.
+ */
+export function computationAwareDelays(delays: readonly number[], receivedMs: readonly number[], sends: readonly SendMark[]): number[] {
+  return delays.map((delay, index) => {
+    const sent = sends.find((mark) => mark.audioMs >= delay - 0.5) ?? sends[sends.length - 1];
+    const computeMs = sent === undefined ? 0 : Math.max(0, (receivedMs[index] ?? sent.atMs) - sent.atMs);
+    return delay + computeMs;
+  });
+}
+
 export interface StreamFileResult {
   sessionId: string;
   units: ReceivedUnit[];
+  /** When each part of the audio (and the EOF) left the client. */
+  sends: SendMark[];
   finalText: string;
   /** Wall-clock ms from the stream start to PROCESSING_COMPLETE. */
   completedMs: number;
@@ -117,6 +141,7 @@ export async function streamFile(options: StreamFileOptions): Promise<StreamFile
   let text = '';
   let startMs = now();
   let sentSamples = 0;
+  const sends: SendMark[] = [];
   let failure: Error | undefined;
   let settle: (() => void) | undefined;
   const completed = new Promise<void>((resolve) => (settle = resolve));
@@ -165,9 +190,13 @@ export async function streamFile(options: StreamFileOptions): Promise<StreamFile
       }
       await socket.sendAudio(frame);
       sentSamples = offset + frame.length;
+      sends.push({ audioMs: (sentSamples * 1000) / SAMPLE_RATE_HZ, atMs: now() - startMs });
     }
     // A failed EOF shows up as the socket's close or error, which settles the wait.
-    if (!failure) void socket.sendEof().catch(() => undefined);
+    if (!failure) {
+      sends.push({ audioMs: Infinity, atMs: now() - startMs });
+      void socket.sendEof().catch(() => undefined);
+    }
     await completed;
   } finally {
     clearTimeout(timer);
@@ -183,6 +212,7 @@ export async function streamFile(options: StreamFileOptions): Promise<StreamFile
   const result: StreamFileResult = {
     sessionId,
     units,
+    sends,
     finalText: text,
     completedMs,
     audioMs: (options.samples.length * 1000) / SAMPLE_RATE_HZ,

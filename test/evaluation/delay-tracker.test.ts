@@ -25,11 +25,13 @@ test('each unit is attributed to the chunk that produced it, whatever empty chun
   // The original matched outputs to inputs by counting non-empty outputs, so "Hallo Welt" would have
   // been charged to the first frame and "wie geht" to the second (W7).
   assert.deepEqual(units, [
-    ['Hallo', 3840, 4000, 1],
-    ['Welt', 3840, 4000, 1],
-    ['wie', 7680, 8000, 3],
-    ['geht', 7680, 8000, 3],
-    ['es', 8500, 9000, 4],
+    // CA = source time + the chunk's processing time (not the wall clock, which a client sending
+    // faster than real time would turn into negative lag).
+    ['Hallo', 3840, 3940, 1],
+    ['Welt', 3840, 3940, 1],
+    ['wie', 7680, 7880, 3],
+    ['geht', 7680, 7880, 3],
+    ['es', 8500, 8800, 4],
   ]);
   assert.equal(tracker.sourceLengthMs, 8500);
   assert.equal(tracker.chunksRecorded, 5);
@@ -54,11 +56,11 @@ test('statistics carry the original keys plus AL/LAAL/AP/DAL and StreamLAAL, NCA
   // 3840; 3840 − 1700; 7680 − 3400; 7680 − 5100; 8500 − 6800 (8500 ≥ |X| → τ = 5) = 14540 / 5 = 2908.
   assert.equal(metrics.AL, 2908);
   assert.equal(metrics.LAAL, 2908);
-  // CA: 4000; 4000 − 1700; 8000 − 3400; 8000 − 5100; 9000 − 6800 → 16000 / 5 = 3200.
-  assert.equal(metrics.AL_CA, 3200);
+  // CA: 3940; 3940 − 1700; 7880 − 3400; 7880 − 5100; 8800 − 6800 → 15440 / 5 = 3088.
+  assert.equal(metrics.AL_CA, 3088);
   // Unsegmented stream: StreamLAAL = LAAL; the compatibility field stream_laal is the CA one.
   assert.equal(metrics.StreamLAAL, 2908);
-  assert.equal(stats.stream_laal, 3200);
+  assert.equal(stats.stream_laal, 3088);
   assert.equal(stats.word_delays, undefined);
 });
 
@@ -86,7 +88,7 @@ test('details list every unit with both delays, and segment logs keep the origin
     output_time: 8000,
     delay: 200,
     source_ms: 7680,
-    elapsed_ms: 8000,
+    elapsed_ms: 7880,
   });
   const logs = stats.segment_logs ?? [];
   assert.equal(logs.length, 3);
@@ -98,7 +100,7 @@ test('details list every unit with both delays, and segment logs keep the origin
     tokens: ['wie', 'geht'],
     delays: [200, 200],
     source_delays_ms: [7680, 7680],
-    elapsed_ms: [8000, 8000],
+    elapsed_ms: [7880, 7880],
     input_start_time: 7800,
     output_time: 8000,
     average_delay: 200,
@@ -111,7 +113,7 @@ test('the instance log has SimulEval instances.log fields', () => {
     index: 3,
     prediction: 'Hallo Welt wie geht es',
     delays: [3840, 3840, 7680, 7680, 8500],
-    elapsed: [4000, 4000, 8000, 8000, 9000],
+    elapsed: [3940, 3940, 7880, 7880, 8800],
     prediction_length: 5,
     source_length: 8500,
     source: ['session:client_x_English -> German_1'],

@@ -16,6 +16,7 @@ import {
   lengthAdaptiveAverageLagging,
   scoreLatency,
 } from '../../src/evaluation/latency-metrics.ts';
+import { computationAwareDelays } from '../../src/evaluation/stream-client.ts';
 
 const close = (actual: number | null, expected: number) => {
   assert.ok(actual !== null && Math.abs(actual - expected) < 1e-9, `${actual} ≠ ${expected}`);
@@ -92,4 +93,35 @@ test('invalid inputs are refused with badRequest', () => {
   bad(() => averageLagging(D, 0, 4));
   bad(() => averageLagging(D, X, 0));
   bad(() => scoreLatency([{ delays: [1, 2], elapsed: [1], sourceLengthMs: 10 }]));
+});
+
+test('over-generation: SimulEval AL falls below zero, LAAL does not (hand-computed)', () => {
+  // Source 3000 ms, reference 3 words, hypothesis 6 words arriving in pairs at 1, 2 and 3 s.
+  const delays = [1000, 1000, 2000, 2000, 3000, 3000];
+  // AL: γ = 3/3000, 1/γ = 1000: 1000, 0, 0, −1000, −1000 (3000 ≥ |X| → τ = 5) → −1000 / 5 = −200.
+  close(averageLagging(delays, 3000, 3), -200);
+  // LAAL: γ = max(6, 3)/3000, 1/γ = 500: 1000, 500, 1000, 500, 1000 → 4000 / 5 = 800.
+  close(lengthAdaptiveAverageLagging(delays, 3000, 3), 800);
+  // Without over-generation the two agree.
+  close(averageLagging([1000, 2000, 3000], 3000, 3), lengthAdaptiveAverageLagging([1000, 2000, 3000], 3000, 3));
+});
+
+test('front-loaded output of a chunked policy: every unit at a chunk end, AL and LAAL stay positive (hand-computed)', () => {
+  // Chunks of 1920 ms over 4000 ms of source; the model says all 4 reference words after the
+  // first chunk, then nothing: delays 1920 × 4, none reaches |X| → τ = 4.
+  // 1/γ = 1000: 1920, 920, −80, −1080 → 1680 / 4 = 420.
+  close(averageLagging([1920, 1920, 1920, 1920], 4000, 4), 420);
+  close(lengthAdaptiveAverageLagging([1920, 1920, 1920, 1920], 4000, 4), 420);
+});
+
+test('computation-aware delays are source time plus answer time, whatever the pacing', () => {
+  // Paced at 1×: audio up to 1920 ms left at 1920 ms, the unit came 150 ms later: CA = 2070 =
+  // the wall clock since the start. The padded tail (beyond the 3000 ms of audio) answers the EOF.
+  const paced = [{ audioMs: 1920, atMs: 1920 }, { audioMs: 3000, atMs: 3000 }, { audioMs: Infinity, atMs: 3001 }];
+  assert.deepEqual(computationAwareDelays([1920, 3840], [2070, 3301], paced), [2070, 3840 + 300]);
+  // Unpaced: the same audio left at once; wall clock would say 40 ms for a unit of 1920 ms of source.
+  const unpaced = [{ audioMs: 1920, atMs: 1 }, { audioMs: 3000, atMs: 2 }, { audioMs: Infinity, atMs: 3 }];
+  assert.deepEqual(computationAwareDelays([1920, 3840], [40, 90], unpaced), [1920 + 39, 3840 + 87]);
+  // Never below the source delay, even if a clock disagrees.
+  assert.deepEqual(computationAwareDelays([1920], [0], [{ audioMs: 1920, atMs: 5 }]), [1920]);
 });

@@ -94,6 +94,24 @@ test('the CLI streams every file per multiplier and reports hand-checkable BLEU,
   assert.equal(rows.length, 2);
   assert.match(run.stdout, /BLEU\s+chrF\s+AL\s+AL_CA\s+LAAL\s+LAAL_CA\s+RTF/);
   assert.match(rows[0] ?? '', /^\s*1\s+100\.00\s+100\.00\s+1043\s/);
+  // Unpaced: computation-aware figures are marked, and said not to be comparable.
+  assert.match(rows[0] ?? '', /^\s*1\s+100\.00\s+100\.00\s+1043\s+\d+†\s+1043\s+\d+†\s+[\d.]+†$/);
+  assert.match(run.stdout, /† not comparable with published figures: audio was sent as fast as possible/);
+  // CA = source time + answer time: never below the NCA delay, however fast the audio was sent.
+  for (const instance of m1.instances) instance.delays.forEach((delay, i) => assert.ok((instance.elapsed[i] ?? 0) >= delay, `${instance.elapsed[i]} < ${delay}`));
+  assert.doesNotMatch(run.stdout, /\* m=/, 'no over-generation here');
+});
+
+test('over-generation is marked: SimulEval AL is not comparable, LAAL is', async (t) => {
+  const server = await fake(t, 'server-delays');
+  const { dir } = await fixture(t);
+  const refs = join(dir, 'short-refs.txt');
+  await writeFile(refs, 'w0\nw0\n');
+  const run = await runCli(['--audio', dir, '--refs', refs, '--latency', '1', '--speed', '1', '--url', server.url, '--quiet']);
+  assert.equal(run.code, 0, run.stderr);
+  const row = run.stdout.split('\n').find((line) => /^\s*1\s/.test(line)) ?? '';
+  assert.match(row, /^\s*1\s+[\d.]+\s+[\d.]+\s+-?\d+\*\s+-?\d+\*\s+\d+\s+\d+\s+[\d.]+$/, 'AL and AL_CA marked, LAAL not; paced: no †');
+  assert.match(run.stdout, /\* m=1: the hypothesis is longer than the reference in 2 of 2 file\(s\)/);
 });
 
 test('without the server tracker the client falls back to the audio sent when a unit arrived', async (t) => {
