@@ -4,12 +4,13 @@ import { isAppError } from '../../src/errors.ts';
 import { SessionManager } from '../../src/sessions/session-manager.ts';
 import { maskSessionId } from '../../src/sessions/session-id.ts';
 import type { AppError } from '../../src/errors.ts';
-import type { SessionSink, CloseReason } from '../../src/sessions/session.ts';
+import type { Session, SessionSink, CloseReason } from '../../src/sessions/session.ts';
 import type { TestContext } from 'node:test';
 import { ManualClock } from '../app/helpers.ts';
 import { RecordingEngine } from '../app/recording-engine.ts';
 import { sharedEngine } from '../app/shared-engine.ts';
 import { referenceRun, testAudio } from '../support/engine-fixtures.ts';
+import { until } from '../app/wait.ts';
 
 /**
  * A SessionManager on the file's shared real engine (seen through a stream recorder). Every
@@ -119,6 +120,40 @@ test('capacity is a promise: a deleted session\'s slot is given to the next only
   });
   assert.equal(busyWhenPromoted, false, 'promoted once the chunk had stopped');
   assert.deepEqual(sessions.counts(), { active: 1, queued: 0, total: 1 });
+});
+
+test('capacity under churn: interleaved inits and deletes of sessions with chunks in flight never run more than maxActiveSessions', async (t) => {
+  const maxActive = 3;
+  const { sessions, engine } = await manager(t, { maxActive, maxQueued: 50 });
+  // Engine streams holding a slot: open, or closed with a chunk still running.
+  const running = () => engine.streams.filter((recorded) => !recorded.stream.isClosed || recorded.stream.whenIdle?.() != null).length;
+  let most = 0;
+  let isWatching = true;
+  const watch = (): void => {
+    most = Math.max(most, running());
+    if (isWatching) setImmediate(watch);
+  };
+  watch();
+  let seed = 7;
+  const next = (n: number): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+  const live: Session[] = [];
+  for (let step = 0; step < 60; step++) {
+    if (live.length === 0 || next(3) > 0) {
+      const session = sessions.create(request);
+      session.pushAudio(testAudio(15_360 * 2, step));
+      live.push(session);
+    } else {
+      const [victim] = live.splice(next(live.length), 1);
+      if (victim) sessions.delete(victim.id);
+    }
+    most = Math.max(most, running());
+    if (step % 5 === 0) await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+  for (const session of live.splice(0)) sessions.delete(session.id);
+  await until(() => running() === 0, 'every stream released');
+  isWatching = false;
+  assert.ok(most > 0, 'precondition: sessions ran');
+  assert.ok(most <= maxActive, `at most ${maxActive} sessions ran at once, saw ${most}`);
 });
 
 test('audio sent while queued is held, then handed to the stream on promotion', async (t) => {
