@@ -91,6 +91,7 @@ def write_manifest(args, model: SpeechLLM, text, source: str, target: str) -> di
             "embedFile": "embed.onnx", "file": "decoder.onnx", "numLayers": dec.num_layers, "numKeyValueHeads": dec.num_kv_heads,
             "headDim": dec.head_dim, "hiddenSize": dec.hidden_size, "vocabSize": dec.vocab_size,
             "maxCacheTokens": args.max_cache_tokens, "keepPrefixTokens": text.keep_prefix_tokens,
+            **({"cacheLayout": "slots", "presentOutput": "new"} if args.cache_layout == "slots" else {}),
         },
         "tokenizer": {"file": "tokens.json", "decoding": "byte-level"},
         "specialTokens": text.special,
@@ -133,6 +134,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--encoder-layer-norm-first", choices=["true", "false"])
     p.add_argument("--length-shrink-cfg", help="e.g. \"[(1024,2,2)] * 2\" (default: kernel = stride, from the weights)")
     p.add_argument("--decoder-positions", choices=["cache", "absolute"], default="cache", help="cache: RoPE positions are cache slots (serving engine); absolute: HF-style")
+    p.add_argument("--cache-layout", choices=["slots", "padded"], default="slots", help="slots: the decoder reads the engine's cache arenas in place and returns only new keys/values; padded: past_key_values per row, whole cache out (Hugging Face style)")
     p.add_argument("--execution-providers", default="cuda,cpu")
     p.add_argument("--export-device", choices=["auto", "cpu", "cuda"], default="auto", help="where the model is traced (auto: CUDA for fp16 when present)")
     return p.parse_args(argv)
@@ -161,7 +163,7 @@ def main(argv=None) -> int:
     model.to(device)
     args.out.mkdir(parents=True, exist_ok=True)
     try:
-        files = export_all(model, args.out, args.external_data)
+        files = export_all(model, args.out, args.external_data, args.cache_layout)
     except RuntimeError as error:
         if args.dtype == "fp16" and device == "cpu" and "Half" in str(error):
             raise SystemExit("fp16 export traces the model in float16, which this PyTorch cannot do on the CPU: run it on a machine with a CUDA GPU (--export-device cuda) or PyTorch >= 2.1, or export --dtype fp32 / bf16") from error

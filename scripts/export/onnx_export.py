@@ -14,7 +14,7 @@ from typing import Dict, List, Sequence
 import onnx
 import torch
 
-from modeling import DecoderStep, EmbedStep, EncoderStep, SpeechLLM
+from modeling import DecoderStep, EmbedStep, EncoderStep, SlotDecoderStep, SpeechLLM
 
 OPSET = 17
 # Below this, a graph is one self-contained file unless external data is forced.
@@ -106,12 +106,56 @@ def export_decoder(model: SpeechLLM, out: Path, external: str, new_len: int = 5,
     return _export(DecoderStep(model).eval(), args, names_in + past, ["logits"] + present, axes, out, external)
 
 
-def export_all(model: SpeechLLM, folder: Path, external: str) -> Dict[str, List[str]]:
-    """Writes encoder.onnx, embed.onnx, decoder.onnx (+ .data files). Returns files per graph."""
+def export_slot_decoder(model: SpeechLLM, out: Path, external: str) -> List[str]:
+    """decoder.onnx in the `slots` cache layout (docs/model-format.md): reads the engine's arenas
+    as they lie and returns only the new steps' keys and values. Traced with sizes that all differ
+    (2 sessions × 2 beams, 3 new steps, prefix 5 of 7, suffix 2 of 3), so no size is frozen."""
+    cfg = model.cfg.decoder
+    sessions, beams, new_len, prefix_len, prefix_cap, suffix_len, suffix_cap = 2, 2, 3, 5, 7, 2, 3
+    rows = sessions * beams
+    names_in = ["inputs_embeds"]
+    args = [torch.randn(rows, new_len, cfg.hidden_size)]
+    axes: Dict[str, Dict[int, str]] = {
+        "inputs_embeds": {0: "rows", 1: "sequence"},
+        "prefix_mask": {0: "sessions", 1: "prefix_len"},
+        "suffix_mask": {0: "rows", 1: "suffix_len"},
+        "logits": {0: "rows", 1: "sequence"},
+    }
+    if cfg.positions == "absolute":
+        names_in.append("position_ids")
+        args.append(torch.arange(prefix_len, prefix_len + new_len, dtype=torch.int64).repeat(rows, 1))
+        axes["position_ids"] = {0: "rows", 1: "sequence"}
+    names_in += ["prefix_mask", "suffix_mask"]
+    args += [torch.ones(sessions, prefix_len, dtype=torch.int64), torch.ones(rows, suffix_len, dtype=torch.int64)]
+    kinds = ("key", "value")
+    prefix_names = [f"prefix_key_values.{i}.{k}" for i in range(cfg.num_layers) for k in kinds]
+    suffix_names = [f"suffix_key_values.{i}.{k}" for i in range(cfg.num_layers) for k in kinds]
+    present = [f"present.{i}.{k}" for i in range(cfg.num_layers) for k in kinds]
+    args += [torch.randn(sessions, cfg.num_kv_heads, prefix_cap, cfg.head_dim) for _ in prefix_names]
+    args += [torch.randn(rows, cfg.num_kv_heads, suffix_cap, cfg.head_dim) for _ in suffix_names]
+    for name in prefix_names:
+        axes[name] = {0: "sessions", 2: "prefix_capacity"}
+    for name in suffix_names:
+        axes[name] = {0: "rows", 2: "suffix_capacity"}
+    for name in present:
+        axes[name] = {0: "rows", 2: "sequence"}
+    return _export(SlotDecoderStep(model).eval(), args, names_in + prefix_names + suffix_names, ["logits"] + present, axes, out, external)
+
+
+CACHE_LAYOUTS = ("slots", "padded")
+
+
+def export_all(model: SpeechLLM, folder: Path, external: str, cache_layout: str = "slots") -> Dict[str, List[str]]:
+    """Writes encoder.onnx, embed.onnx, decoder.onnx (+ .data files). Returns files per graph.
+    `cache_layout`: "slots" (the engine's arenas in place, only new keys/values out) or "padded"
+    (past_key_values per row, the whole cache out: what Hugging Face exports look like)."""
+    if cache_layout not in CACHE_LAYOUTS:
+        raise ValueError(f"cache layout {cache_layout!r} is not one of {CACHE_LAYOUTS}")
     os.makedirs(folder, exist_ok=True)
     model.eval()
+    decoder = export_slot_decoder if cache_layout == "slots" else export_decoder
     return {
         "encoder": export_encoder(model, folder / "encoder.onnx", external),
         "embed": export_embed(model, folder / "embed.onnx", external),
-        "decoder": export_decoder(model, folder / "decoder.onnx", external),
+        "decoder": decoder(model, folder / "decoder.onnx", external),
     }

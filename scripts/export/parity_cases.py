@@ -23,7 +23,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from modeling import DecoderStep, EmbedStep, EncoderStep  # noqa: E402
+from modeling import DecoderStep, EmbedStep, EncoderStep, SlotDecoderStep  # noqa: E402
 from reference_stream import load_package_model  # noqa: E402
 
 
@@ -45,7 +45,44 @@ def cache_valid(past_lens: List[int], past: int, new_lens: List[int]) -> List[Li
     return [list(range(p)) + list(range(past, past + n)) for p, n in zip(past_lens, new_lens)]
 
 
-def make_cases(model, seed: int) -> List[Dict]:
+def slot_decoder_cases(model, gen: torch.Generator) -> List[Dict]:
+    """Decoder cases in the `slots` cache layout: arenas wider than the masks (noise beyond them),
+    a prefill of two sessions (one starting, one with a committed prefix; prompts of different
+    lengths, right-padded) and a decode step of 2 sessions × 2 beams with uneven suffixes."""
+    cfg = model.cfg.decoder
+    cases = []
+    for name, prefix_lens, suffix_lens, new_lens, beams in (
+        ("decoder prefill (slots): an empty and a committed prefix, prompts of 9 and 6", [0, 11], [0, 0], [9, 6], 1),
+        ("decoder decode step (slots): 2 sessions x 2 beams, uneven suffixes", [14, 8], [3, 0, 2, 5], [1, 1, 1, 1], 2),
+    ):
+        sessions, rows, T = len(prefix_lens), len(new_lens), max(new_lens)
+        P, U = max(1, max(prefix_lens)), max(1, max(suffix_lens))
+        embeds = torch.randn(rows, T, cfg.hidden_size, generator=gen)
+        prefix_mask = torch.tensor([[1] * p + [0] * (P - p) for p in prefix_lens], dtype=torch.int64)
+        suffix_mask = torch.tensor([[1] * u + [0] * (U - u) for u in suffix_lens], dtype=torch.int64)
+        layers = cfg.num_layers
+        prefix = [torch.randn(sessions, cfg.num_kv_heads, P + 3, cfg.head_dim, generator=gen) for _ in range(layers * 2)]
+        suffix = [torch.randn(rows, cfg.num_kv_heads, U + 2, cfg.head_dim, generator=gen) for _ in range(layers * 2)]
+        inputs = {"inputs_embeds": embeds, "prefix_mask": prefix_mask, "suffix_mask": suffix_mask}
+        extra = []
+        if cfg.positions == "absolute":
+            pos = torch.stack([torch.arange(prefix_lens[r // beams] + suffix_lens[r], prefix_lens[r // beams] + suffix_lens[r] + T) for r in range(rows)])
+            inputs["position_ids"] = pos
+            extra = [pos]
+        with torch.no_grad():
+            out = SlotDecoderStep(model)(embeds, *extra, prefix_mask, suffix_mask, *prefix, *suffix)
+        valid = [list(range(n)) for n in new_lens]
+        expected = {"logits": {**tensor_json(out[0]), "axis": 1, "valid": valid}}
+        for i in range(layers):
+            for j, kind in enumerate(("key", "value")):
+                inputs[f"prefix_key_values.{i}.{kind}"] = prefix[2 * i + j]
+                inputs[f"suffix_key_values.{i}.{kind}"] = suffix[2 * i + j]
+                expected[f"present.{i}.{kind}"] = {**tensor_json(out[1 + 2 * i + j]), "axis": 2, "valid": valid}
+        cases.append({"graph": "decoder", "name": name, "inputs": {k: tensor_json(v) for k, v in inputs.items()}, "expected": expected})
+    return cases
+
+
+def make_cases(model, seed: int, cache_layout: str = "padded") -> List[Dict]:
     gen = torch.Generator().manual_seed(seed)
     enc_cfg, dec_cfg = model.cfg.encoder, model.cfg.decoder
     cases = []
@@ -77,6 +114,9 @@ def make_cases(model, seed: int) -> List[Dict]:
     with torch.no_grad():
         emb = EmbedStep(model)(ids)
     cases.append({"graph": "embed", "name": "embed", "inputs": {"input_ids": tensor_json(ids)}, "expected": {"inputs_embeds": {**tensor_json(emb), "axis": 1, "valid": [list(range(9))] * 2}}})
+
+    if cache_layout == "slots":
+        return cases + slot_decoder_cases(model, gen)
 
     # Decoder prefill (rows of different past / prompt lengths) and a decode step (three rows).
     for name, past, new in (("decoder prefill: padded past and prompt lengths", [23, 0], [17, 11]), ("decoder decode step: three beams", [30, 12, 25], [1, 1, 1])):
@@ -112,7 +152,8 @@ def main() -> int:
     args = p.parse_args()
     torch.set_num_threads(1)
     model = load_package_model(args.package, args.checkpoint, args.lora, args.lora_alpha)
-    args.out.write_text(json.dumps({"cases": make_cases(model, args.seed)}))
+    layout = json.loads((args.package / "manifest.json").read_text())["decoder"].get("cacheLayout", "padded")
+    args.out.write_text(json.dumps({"cases": make_cases(model, args.seed, layout)}))
     return 0
 
 

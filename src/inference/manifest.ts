@@ -136,7 +136,7 @@ export function expectedGraphIO(manifest: ModelManifest): Record<'encoder' | 'em
     embed: { inputs: ['input_ids'], outputs: ['inputs_embeds'], optional: [] },
     decoder:
       manifest.decoder.cacheLayout === 'slots'
-        ? { inputs: ['inputs_embeds', 'position_ids', 'prefix_mask', 'suffix_mask', ...slotInputs(manifest.decoder.numLayers)], outputs: ['logits', ...dec.present], optional: [] }
+        ? { inputs: ['inputs_embeds', 'prefix_mask', 'suffix_mask', ...slotInputs(manifest.decoder.numLayers)], outputs: ['logits', ...dec.present], optional: ['position_ids'] }
         : { inputs: ['inputs_embeds', 'attention_mask', ...dec.past], outputs: ['logits', ...dec.present], optional: ['position_ids'] },
   };
 }

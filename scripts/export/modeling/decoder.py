@@ -86,6 +86,73 @@ class Attention(nn.Module):
         out = out.transpose(1, 2).reshape(x.shape[0], x.shape[1], -1)
         return self.o_proj(out), (k_all, v_all)
 
+    def forward_slots(self, x, prefix: KV, suffix: KV, slots: "SlotInputs", inv_freq, query_pos) -> Tuple[torch.Tensor, KV]:
+        """Attention in the slots layout; returns the output and only the new steps' keys and
+        values, in the form the arenas keep them (rotated for absolute positions, raw for cache-slot
+        positions, as the padded layout caches them)."""
+        cfg = self.cfg
+        q = self._heads(self.q_proj(x), cfg.num_heads)
+        k = self._heads(self.k_proj(x), cfg.num_kv_heads)
+        v = self._heads(self.v_proj(x), cfg.num_kv_heads)
+        q_cos, q_sin = rotary_cos_sin(query_pos, inv_freq, "half", x.dtype)
+        q = rotate(q, q_cos, q_sin, "half")
+        k_past = slots.gather_past(prefix[0], suffix[0]).to(k.dtype)
+        v_past = slots.gather_past(prefix[1], suffix[1]).to(v.dtype)
+        if cfg.positions == "absolute":
+            k_new = rotate(k, q_cos, q_sin, "half")
+            k_rot = torch.cat((k_past, k_new), dim=2)
+        else:
+            k_new = k
+            key_pos = torch.cat((slots.prefix_pos, slots.suffix_pos, slots.new_pos), dim=1)
+            k_cos, k_sin = rotary_cos_sin(key_pos, inv_freq, "half", x.dtype)
+            k_rot = rotate(torch.cat((k_past, k), dim=2), k_cos, k_sin, "half")
+        v_all = torch.cat((v_past, v), dim=2)
+        out = attention(q, self._expand(k_rot), self._expand(v_all), slots.allowed, cfg.head_dim**-0.5)
+        out = out.transpose(1, 2).reshape(x.shape[0], x.shape[1], -1)
+        return self.o_proj(out), (k_new, v)
+
+
+def _counter(like: torch.Tensor) -> torch.Tensor:
+    """0, 1, …, n-1 for a 1-D tensor of length n, without turning n into a Python int (traceable)."""
+    return torch.cumsum(torch.ones_like(like, dtype=torch.int64), 0) - 1
+
+
+class SlotInputs:
+    """One call in the `slots` cache layout (docs/model-format.md), as the attention layers need it.
+
+    Each row (session s, beam w; row = s·W + w) attends to its session's prefix (the first
+    prefix_mask.sum() positions of the prefix arena), its own suffix (the first suffix_mask.sum()
+    of its suffix arena) and the call's new steps, causally. The arenas arrive as they lie
+    ([S, kv, capacity, D] and [R, kv, capacity, D]); the graph cuts them to the masks' widths.
+    """
+
+    def __init__(self, embeds: torch.Tensor, prefix_mask: torch.Tensor, suffix_mask: torch.Tensor):
+        rows = _counter(embeds[:, 0, 0])  # [R]
+        beams = torch.ones_like(rows).sum() // torch.ones_like(prefix_mask[:, 0]).sum()
+        self.row_session = torch.div(rows, beams, rounding_mode="floor")  # [R]
+        self.prefix_slots = _counter(prefix_mask[0])  # [P]
+        self.suffix_slots = _counter(suffix_mask[0])  # [U]
+        self.prefix_valid = torch.index_select(prefix_mask, 0, self.row_session)  # [R, P]
+        self.suffix_valid = suffix_mask  # [R, U]
+        prefix_len = self.prefix_valid.sum(1, keepdim=True)  # [R, 1]
+        suffix_len = suffix_mask.sum(1, keepdim=True)  # [R, 1]
+        steps = _counter(embeds[0, :, 0])  # [T]
+        # Cache-slot positions: prefix slot j at j, suffix slot u right after the prefix, new step t
+        # after the suffix (the slot a key would have in the row's compact cache).
+        self.prefix_pos = self.prefix_slots.unsqueeze(0).expand(self.prefix_valid.shape)  # [R, P]
+        self.suffix_pos = prefix_len + self.suffix_slots.unsqueeze(0)  # [R, U]
+        self.new_pos = prefix_len + suffix_len + steps.unsqueeze(0)  # [R, T]
+        causal = steps.unsqueeze(0) <= steps.unsqueeze(1)  # [T(query), T(key)]
+        old = torch.cat((self.prefix_valid, self.suffix_valid), dim=1).bool()  # [R, P + U]
+        self.allowed = torch.cat((old.unsqueeze(1).expand(-1, causal.shape[0], -1), causal.unsqueeze(0).expand(old.shape[0], -1, -1)), dim=2).unsqueeze(1)  # [R, 1, T, P + U + T]
+
+    def gather_past(self, prefix: torch.Tensor, suffix: torch.Tensor) -> torch.Tensor:
+        """Row r's prefix (cut to P) and suffix (cut to U), [R, kv, P + U, D]; the prefix is
+        gathered once per row (its beams share the session's arena slot)."""
+        prefix = torch.index_select(torch.index_select(prefix, 2, self.prefix_slots), 0, self.row_session)
+        suffix = torch.index_select(suffix, 2, self.suffix_slots)
+        return torch.cat((prefix.to(suffix.dtype), suffix), dim=2)
+
 
 class MLP(nn.Module):
     def __init__(self, cfg: DecoderConfig):
@@ -108,6 +175,11 @@ class DecoderLayer(nn.Module):
 
     def forward(self, x, past: KV, rope, allowed) -> Tuple[torch.Tensor, KV]:
         h, present = self.self_attn(self.input_layernorm(x), past, rope, allowed)
+        x = x + h
+        return x + self.mlp(self.post_attention_layernorm(x)), present
+
+    def forward_slots(self, x, prefix: KV, suffix: KV, slots: "SlotInputs", inv_freq, query_pos) -> Tuple[torch.Tensor, KV]:
+        h, present = self.self_attn.forward_slots(self.input_layernorm(x), prefix, suffix, slots, inv_freq, query_pos)
         x = x + h
         return x + self.mlp(self.post_attention_layernorm(x)), present
 
@@ -142,5 +214,23 @@ class DecoderStack(nn.Module):
         presents: List[KV] = []
         for layer, layer_past in zip(self.layers, past):
             x, present = layer(x, layer_past, (q_cos, q_sin, k_cos, k_sin), allowed)
+            presents.append(present)
+        return self.norm(x), presents
+
+    def run_slots(self, embeds, prefix_mask, suffix_mask, prefix: List[KV], suffix: List[KV], position_ids: Optional[torch.Tensor]):
+        """The `slots` cache layout: embeds [R, T, H], prefix_mask [S, P], suffix_mask [R, U],
+        prefix per layer [S, kv, P_cap, D], suffix [R, kv, U_cap, D]. Returns final hidden states
+        and per layer the new steps' keys and values only."""
+        slots = SlotInputs(embeds, prefix_mask, suffix_mask)
+        if self.cfg.positions == "absolute":
+            if position_ids is None:
+                raise ValueError("absolute positions need position_ids")
+            query_pos = position_ids
+        else:
+            query_pos = slots.new_pos
+        x = embeds
+        presents: List[KV] = []
+        for layer, layer_prefix, layer_suffix in zip(self.layers, prefix, suffix):
+            x, present = layer.forward_slots(x, layer_prefix, layer_suffix, slots, self.inv_freq, query_pos)
             presents.append(present)
         return self.norm(x), presents

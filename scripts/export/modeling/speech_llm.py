@@ -85,3 +85,30 @@ class DecoderStep(nn.Module):
         if self.absolute:
             return self.run(inputs_embeds, attention_mask, rest[0], _split_past(rest[1:]))
         return self.run(inputs_embeds, attention_mask, None, _split_past(rest))
+
+
+class SlotDecoderStep(nn.Module):
+    """decoder.onnx in the `slots` cache layout (docs/model-format.md): (inputs_embeds,
+    [position_ids], prefix_mask, suffix_mask, prefix_key_values…, suffix_key_values…) → (logits,
+    present…) with only the new steps in `present` (presentOutput "new"). Cache-slot-position
+    models take no position_ids: positions follow from the masks."""
+
+    def __init__(self, model: SpeechLLM):
+        super().__init__()
+        self.stack = model.model
+        self.model = model
+        self.absolute = model.cfg.decoder.positions == "absolute"
+
+    def run(self, inputs_embeds, position_ids, prefix_mask, suffix_mask, caches: Tuple[torch.Tensor, ...]):
+        layers = self.model.cfg.decoder.num_layers
+        prefix = _split_past(caches[: 2 * layers])
+        suffix = _split_past(caches[2 * layers :])
+        dtype = self.stack.norm.weight.dtype
+        hidden, presents = self.stack.run_slots(inputs_embeds.to(dtype), prefix_mask, suffix_mask, prefix, suffix, position_ids)
+        logits = torch.matmul(hidden, self.model.output_weight().t()).float()
+        return (logits,) + _flatten(presents)
+
+    def forward(self, inputs_embeds, *rest):
+        if self.absolute:
+            return self.run(inputs_embeds, rest[0], rest[1], rest[2], rest[3:])
+        return self.run(inputs_embeds, None, rest[0], rest[1], rest[2:])

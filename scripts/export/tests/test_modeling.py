@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from helpers import EncoderConfig, SpeechLLM, SpeechLLMConfig, audio, tiny_model  # noqa: F401  (sets sys.path)
-from modeling import DecoderStep, EmbedStep, EncoderStep
+from modeling import DecoderStep, EmbedStep, EncoderStep, SlotDecoderStep
 from modeling.checkpoint import CheckpointError, strict_load
 from modeling.decoder import rope_inv_freq
 from modeling.lora import LoraError, merge_lora
@@ -231,6 +231,57 @@ class Decoder(unittest.TestCase):
             kept = torch.cat((ids[:, :keep], ids[:, 19 - recent : 19], ids[:, 19:]), 1)
             want = reference_llama(model, kept)[-1]
         torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)
+
+    def test_slots_layout_equals_the_padded_step_row_by_row(self):
+        # Two sessions × 3 beams: each row is its session's prefix (in an arena wider than it)
+        # plus its own suffix (uneven lengths, one empty) plus one new step; the padded step gets
+        # the same context packed per row. Arena slots beyond the masks hold noise: never read.
+        gen = torch.Generator().manual_seed(6)
+        for positions in ("cache", "absolute"):
+            model = tiny_model(positions=positions)
+            cfg = model.cfg.decoder
+            sessions, beams, cap_p, cap_u = 2, 3, 12, 5
+            prefix_lens, suffix_lens = [7, 4], [[2, 0, 3], [1, 1, 4]]
+            layers = cfg.num_layers
+            shape = lambda rows, cap: (rows, cfg.num_kv_heads, cap, cfg.head_dim)  # noqa: E731
+            prefix = [torch.randn(*shape(sessions, cap_p), generator=gen) for _ in range(layers * 2)]
+            suffix = [torch.randn(*shape(sessions * beams, cap_u), generator=gen) for _ in range(layers * 2)]
+            embeds = torch.randn(sessions * beams, 1, cfg.hidden_size, generator=gen)
+            prefix_mask = torch.tensor([[1] * p + [0] * (8 - p) for p in prefix_lens])
+            suffix_mask = torch.tensor([[1] * u + [0] * (4 - u) for row in suffix_lens for u in row])
+            extra = []
+            if positions == "absolute":
+                extra = [torch.tensor([[prefix_lens[r // beams] + suffix_lens[r // beams][r % beams]] for r in range(sessions * beams)])]
+            with torch.no_grad():
+                got = SlotDecoderStep(model)(embeds, *extra, prefix_mask, suffix_mask, *prefix, *suffix)
+                for r in range(sessions * beams):
+                    s, p, u = r // beams, prefix_lens[r // beams], suffix_lens[r // beams][r % beams]
+                    past = [torch.cat((prefix[i][s : s + 1, :, :p], suffix[i][r : r + 1, :, :u]), 2) for i in range(layers * 2)]
+                    mask = torch.ones(1, p + u + 1, dtype=torch.int64)
+                    row_extra = [extra[0][r : r + 1]] if extra else []
+                    want = DecoderStep(model)(embeds[r : r + 1], mask, *row_extra, *past)
+                    torch.testing.assert_close(got[0][r : r + 1], want[0], atol=1e-5, rtol=1e-5, msg=f"{positions} row {r} logits")
+                    for i in range(layers * 2):
+                        # The slots step returns only the new step; the padded one its whole cache.
+                        torch.testing.assert_close(got[1 + i][r : r + 1], want[1 + i][:, :, p + u :], atol=1e-5, rtol=1e-5, msg=f"{positions} row {r} present {i}")
+
+    def test_slots_prefill_with_an_empty_prefix_equals_the_padded_prefill(self):
+        gen = torch.Generator().manual_seed(8)
+        model = tiny_model()
+        cfg = model.cfg.decoder
+        layers = cfg.num_layers
+        prefix = [torch.randn(2, cfg.num_kv_heads, 9, cfg.head_dim, generator=gen) for _ in range(layers * 2)]
+        suffix = [torch.zeros(2, cfg.num_kv_heads, 1, cfg.head_dim) for _ in range(layers * 2)]
+        embeds = torch.randn(2, 6, cfg.hidden_size, generator=gen)
+        prefix_mask = torch.tensor([[0] * 5, [1] * 5])  # session 0 starts, session 1 has 5 committed
+        suffix_mask = torch.zeros(2, 1, dtype=torch.int64)
+        with torch.no_grad():
+            got = SlotDecoderStep(model)(embeds, prefix_mask, suffix_mask, *prefix, *suffix)
+            for b, p in enumerate((0, 5)):
+                past = [t[b : b + 1, :, :p] for t in prefix]
+                want = DecoderStep(model)(embeds[b : b + 1], torch.ones(1, p + 6, dtype=torch.int64), *past)
+                torch.testing.assert_close(got[0][b : b + 1], want[0], atol=1e-5, rtol=1e-5)
+                torch.testing.assert_close(got[1][b : b + 1], want[1][:, :, p:], atol=1e-5, rtol=1e-5)
 
     def test_llama3_rope_scaling_keeps_high_frequencies_and_divides_low_ones(self):
         cfg = tiny_config(300).decoder

@@ -129,8 +129,17 @@ class Export(unittest.TestCase):
             onnx.checker.check_model(model)
         layers = manifest["encoder"]["numLayers"]
         self.assertEqual([i.name for i in enc.graph.input], ["input_values", "input_context", "attention_mask"] + [f"past_key_values.{i}.{k}" for i in range(layers) for k in ("key", "value")])
-        self.assertEqual([i.name for i in dec.graph.input][:3], ["inputs_embeds", "attention_mask", "position_ids"])
+        dec_layers = manifest["decoder"]["numLayers"]
+        # The default slots layout: the engine's arenas in, only the new keys and values out.
+        self.assertEqual((manifest["decoder"]["cacheLayout"], manifest["decoder"]["presentOutput"]), ("slots", "new"))
+        arenas = [f"{part}_key_values.{i}.{k}" for part in ("prefix", "suffix") for i in range(dec_layers) for k in ("key", "value")]
+        self.assertEqual([i.name for i in dec.graph.input], ["inputs_embeds", "position_ids", "prefix_mask", "suffix_mask"] + arenas)
+        self.assertEqual([o.name for o in dec.graph.output], ["logits"] + [f"present.{i}.{k}" for i in range(dec_layers) for k in ("key", "value")])
         self.assertFalse((out / "decoder.onnx.data").exists())
+        padded = self.export("fp32-padded", "--external-data", "never", "--decoder-positions", "absolute", "--cache-layout", "padded")
+        padded_manifest = json.loads((padded / "manifest.json").read_text())
+        self.assertNotIn("cacheLayout", padded_manifest["decoder"])
+        self.assertEqual([i.name for i in onnx.load(str(padded / "decoder.onnx")).graph.input][:3], ["inputs_embeds", "attention_mask", "position_ids"])
         self.assertEqual(manifest["languagePairs"]["English -> Spanish"]["targetJoiner"], " ")
 
     def test_bf16_weights_with_float32_inputs_and_outputs_in_external_data(self):
@@ -140,7 +149,7 @@ class Export(unittest.TestCase):
         big = [t for t in model.graph.initializer if len(t.dims) == 2]
         self.assertTrue(big and all(t.data_type == onnx.TensorProto.BFLOAT16 for t in big))
         for value in list(model.graph.input[:2]) + list(model.graph.output[:1]):
-            expected = onnx.TensorProto.INT64 if value.name == "attention_mask" else onnx.TensorProto.FLOAT
+            expected = onnx.TensorProto.INT64 if value.name in ("attention_mask", "position_ids", "prefix_mask", "suffix_mask") else onnx.TensorProto.FLOAT
             self.assertEqual(value.type.tensor_type.elem_type, expected, value.name)
 
 

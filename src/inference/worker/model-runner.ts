@@ -230,7 +230,7 @@ export class ModelRunner {
     const embedOut = await this.embed.run({ input_ids: int64(flat.map((r) => (r.token >= 0 ? r.token : m.specialTokens.pad)), [batch, 1]) });
     const hidden = m.decoder.hiddenSize;
     const feeds: Feeds = { inputs_embeds: float32(floatOutput(embedOut, 'inputs_embeds'), [batch, 1, hidden]) };
-    if (this.decoderLayout === 'slots' || this.feedsDecoderPositions) feeds.position_ids = int64(flat.map((r) => r.item.position), [batch, 1]);
+    if (this.feedsDecoderPositions) feeds.position_ids = int64(flat.map((r) => r.item.position), [batch, 1]);
     const { out, present, newFrom } = await this.runDecoder('decode', feeds, rows, 1);
     const logits = floatOutput(out, 'logits');
     const vocab = m.decoder.vocabSize;
