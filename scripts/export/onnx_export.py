@@ -82,6 +82,13 @@ def export_embed(model: SpeechLLM, out: Path, external: str) -> List[str]:
     return _export(EmbedStep(model).eval(), args, ["input_ids"], ["inputs_embeds"], axes, out, external)
 
 
+def _add_position_ids(names_in: List[str], args: List[torch.Tensor], axes: Dict[str, Dict[int, str]], start: int, new_len: int, rows: int, row_axis: str) -> None:
+    """The decoder's `position_ids` input (absolute-position models only): example values and axes."""
+    names_in.append("position_ids")
+    args.append(torch.arange(start, start + new_len, dtype=torch.int64).repeat(rows, 1))
+    axes["position_ids"] = {0: row_axis, 1: "sequence"}
+
+
 def export_decoder(model: SpeechLLM, out: Path, external: str, new_len: int = 5, past_len: int = 7) -> List[str]:
     cfg = model.cfg.decoder
     past, present = _cache_names(cfg.num_layers)
@@ -94,9 +101,7 @@ def export_decoder(model: SpeechLLM, out: Path, external: str, new_len: int = 5,
         "logits": {0: "batch", 1: "sequence"},
     }
     if cfg.positions == "absolute":
-        names_in.append("position_ids")
-        args.append(torch.arange(past_len, past_len + new_len, dtype=torch.int64).repeat(batch, 1))
-        axes["position_ids"] = {0: "batch", 1: "sequence"}
+        _add_position_ids(names_in, args, axes, past_len, new_len, batch, "batch")
     for _ in range(cfg.num_layers * 2):
         args.append(torch.randn(batch, cfg.num_kv_heads, past_len, cfg.head_dim))
     for name in past:
@@ -122,9 +127,7 @@ def export_slot_decoder(model: SpeechLLM, out: Path, external: str) -> List[str]
         "logits": {0: "rows", 1: "sequence"},
     }
     if cfg.positions == "absolute":
-        names_in.append("position_ids")
-        args.append(torch.arange(prefix_len, prefix_len + new_len, dtype=torch.int64).repeat(rows, 1))
-        axes["position_ids"] = {0: "rows", 1: "sequence"}
+        _add_position_ids(names_in, args, axes, prefix_len, new_len, rows, "rows")
     names_in += ["prefix_mask", "suffix_mask"]
     args += [torch.ones(sessions, prefix_len, dtype=torch.int64), torch.ones(rows, suffix_len, dtype=torch.int64)]
     kinds = ("key", "value")
