@@ -44,7 +44,8 @@ Every row reports, beside throughput and latency: decodeRows, decodeRowsPerWorke
 decodeGflopsPerWorker (decode FLOPs: 2 × decoder parameters per row plus attention over each row's
 context, divided by decode worker-seconds), matmulPeakGflops (one onnxruntime thread multiplying
 128 rows by the decoder's widest weight matrix, measured at the start of this run),
-decodeEfficiency (the two divided), bytesPerDecodeStep (bytes of every message that crossed
+decodeEfficiency (the two divided), computedRowsPerDecodeRow (rows the decoder computed per live
+row: beams of finished sessions and slot-range holes are computed for nothing), bytesPerDecodeStep (bytes of every message that crossed
 between the main thread and the workers while timed — chunks, results, batch reports — per decode
 row), cacheBytesCopiedPerDecodeRow (cache bytes copied
 to build and unpack batch tensors), eventLoopP99Ms (main thread), peakRssMiB and
@@ -136,6 +137,7 @@ const COLUMNS: [string, (row: Row) => string, number][] = [
   ['err', (r) => String(r.errors), 3],
   ['rows/b', (r) => r.meanDecodeBatchRows.toFixed(1), 6],
   ['dec-rows', (r) => String(r.decodeRows), 8],
+  ['comp/r', (r) => r.computedRowsPerDecodeRow.toFixed(2), 6],
   ['rows/wk-s', (r) => r.decodeRowsPerWorkerSecond.toFixed(0), 9],
   ['GF/wk', (r) => r.decodeGflopsPerWorker.toFixed(1), 6],
   ['eff', (r) => r.decodeEfficiency.toFixed(3), 5],

@@ -60,6 +60,8 @@ export interface Row {
   prefillSeconds: number;
   decodeSeconds: number;
   decodeRows: number;
+  /** Rows the decoder computed per live row: above 1 for beams of finished sessions and slot-range holes computed for nothing. */
+  computedRowsPerDecodeRow: number;
   decodeRowsPerWorkerSecond: number;
   decodeGflopsPerWorker: number;
   matmulPeakGflops: number;
@@ -164,6 +166,7 @@ export function estimatePeakBytes(model: BenchModel, config: RowConfig): number 
 class DecodeTally {
   timing = false;
   rows = 0;
+  computedRows = 0;
   attendedSlots = 0;
   bytes = 0;
   copied = 0;
@@ -179,6 +182,7 @@ class DecodeTally {
     }
     this.decodeBatches++;
     this.rows += batch.rows;
+    this.computedRows += batch.computedRows;
     this.attendedSlots += batch.attendedSlots;
     this.copied += batch.cacheBytesCopied;
     this.decodeWorkerMs += batch.computeMs;
@@ -290,6 +294,7 @@ export async function runBenchRow(model: BenchModel, config: RowConfig, matmulPe
       prefillSeconds: round(tally.prefillWorkerMs / 1000),
       decodeSeconds: round(decodeSeconds),
       decodeRows: tally.rows,
+      computedRowsPerDecodeRow: round(tally.rows > 0 ? tally.computedRows / tally.rows : 0),
       decodeRowsPerWorkerSecond: round(decodeSeconds > 0 ? tally.rows / decodeSeconds : 0, 1),
       decodeGflopsPerWorker: round(gflops),
       matmulPeakGflops: round(matmulPeakGflops),

@@ -36,6 +36,8 @@ export interface StepObservation {
   attendedSlots: number;
   /** Cache bytes copied to build and unpack the batch's tensors. */
   cacheBytesCopied: number;
+  /** Rows the graph computed: in decode, `rows` plus finished beams and slot-range holes computed for nothing (a rerun after a failure counts again). */
+  computedRows: number;
   /** Items whose rows failed (the others of the batch were rerun alone and succeeded). */
   failedItems: number;
 }

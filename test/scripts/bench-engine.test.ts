@@ -146,6 +146,7 @@ test("the bench's row and byte counts equal the batcher's histogram and the mess
   assert.equal(row.decodeRows, rowsAfter - rowsBefore, 'decode rows = rows in the batcher histogram while timed');
   assert.equal(row.bytesPerDecodeStep, Math.round(boundary / row.decodeRows), 'bytes per decode row = bytes seen at the thread boundary');
   assert.ok(row.cacheBytesCopiedPerDecodeRow > 0);
+  assert.ok(row.computedRowsPerDecodeRow >= 1, 'the decoder computes every live row, and maybe finished beams');
   assert.ok(row.decodeGflopsPerWorker > 0 && row.decodeEfficiency > 0);
   // 4 s of audio is 4 whole 0.96 s chunks and a padded tail, per session.
   assert.equal(row.chunks, 3 * Math.ceil((16000 * 4) / 15360), 'only timed chunks are counted');
@@ -186,6 +187,17 @@ test('bench:engine skips a row over the memory budget with a one-line reason and
   const rows = JSON.parse(result.stdout.trim().split('\n').at(-1) ?? '[]') as { skipped?: string; estimatedPeakMiB: number }[];
   assert.equal(rows.length, 1);
   assert.ok(rows[0]?.skipped && rows[0].estimatedPeakMiB > 1);
+});
+
+test('bench:profile sorts one decode step of a real decoder by what its kernels compute', () => {
+  const result = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/bench-decoder-profile.ts', '--model', 'tiny', '--sessions', '2', '--beam', '2', '--context', '5,40', '--runs', '2'], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+  assert.equal(result.status, 0, result.stderr);
+  assert.match(result.stdout, /2 sessions × 2 beams = 4 rows/);
+  for (const context of [5, 40]) assert.match(result.stdout, new RegExp(`context ${context} \\+ suffix 5: [\\d.]+ ms per step`));
+  const weights = [...result.stdout.matchAll(/weight MatMul\s+([\d.]+) ms\s+([\d.]+)%/g)];
+  assert.equal(weights.length, 2, result.stdout);
+  assert.ok(weights.every((match) => Number(match[1]) > 0 && Number(match[2]) > 0 && Number(match[2]) <= 100));
+  assert.match(result.stdout, /attention MatMul/);
 });
 
 test('bench:engine --help prints its usage and exits 0; a bad flag or value is one line and exit 2', () => {

@@ -29,6 +29,14 @@ export interface KvShape {
  */
 export const cacheCopyMeter = { bytes: 0 };
 
+/**
+ * Decoder rows the graph computed since the thread started: a decode batch's live beams plus the
+ * rows computed for nothing (beams of a session that already finished, holes of a slot range fed
+ * as one arena view). Reported per batch beside the live rows, so the benchmark can show what the
+ * slots layout's whole-session rows cost.
+ */
+export const computedRowMeter = { rows: 0 };
+
 export function emptyCache(): KvCache {
   return { data: new Float32Array(0), length: 0 };
 }

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type * as ort from 'onnxruntime-node';
 import { AppError } from '../../errors.ts';
 import type { DecodeCandidates, DecodeItem, DecodeOutput, PrefillItem, PrefillOutput } from './step-items.ts';
-import { PackArena, packPast, trimCache, type KvCache, type KvShape } from './kv-cache.ts';
+import { computedRowMeter, PackArena, packPast, trimCache, type KvCache, type KvShape } from './kv-cache.ts';
 import { presentOf, rowCache, type PresentOutput } from './present-outputs.ts';
 import { arenaLayoutFor, SlotArena, type NewRows } from './slot-arena.ts';
 import { paddedPastFeeds, slotFeeds, slotNewRows, type DecoderRow } from './decoder-feeds.ts';
@@ -232,6 +232,7 @@ export class ModelRunner {
     const feeds: Feeds = { inputs_embeds: float32(floatOutput(embedOut, 'inputs_embeds'), [batch, 1, hidden]) };
     if (this.feedsDecoderPositions) feeds.position_ids = int64(flat.map((r) => r.item.position), [batch, 1]);
     const { out, present, newFrom } = await this.runDecoder('decode', feeds, rows, 1);
+    computedRowMeter.rows += batch;
     const logits = floatOutput(out, 'logits');
     const vocab = m.decoder.vocabSize;
     const results = new Map<DecodeItem, (DecodeCandidates | null)[]>();

@@ -13,7 +13,7 @@ import type { BatchSettings } from '../../batching/batch-settings.ts';
 import { AppError } from '../../errors.ts';
 import { liveRows, type DecodeItem, type DecodeOutput, type PrefillItem, type PrefillOutput } from './step-items.ts';
 import type { BatchItem, BatchOutput, SubmitStep } from './chunk-translator.ts';
-import { cacheCopyMeter } from './kv-cache.ts';
+import { cacheCopyMeter, computedRowMeter } from './kv-cache.ts';
 import type { WorkerFault, StepObservation } from '../messages.ts';
 import type { PhaseStats } from '../translation-engine.ts';
 
@@ -87,6 +87,7 @@ export class StepLoop {
     this.#applyThreadFault();
     const started = performance.now();
     const copiedBefore = cacheCopyMeter.bytes;
+    const computedBefore = computedRowMeter.rows;
     let results: StepResult[];
     try {
       results = (await this.#run(lane, items)).map((output) => ({ output }));
@@ -104,7 +105,7 @@ export class StepLoop {
         }
       }
     }
-    this.#observe(lane, items, started, cacheBytesCopiedSince(copiedBefore), results.filter((result) => 'failure' in result).length);
+    this.#observe(lane, items, started, cacheBytesCopiedSince(copiedBefore), computedRowMeter.rows - computedBefore, results.filter((result) => 'failure' in result).length);
     return results;
   }
 
@@ -131,7 +132,7 @@ export class StepLoop {
     }
   }
 
-  #observe(lane: 'prefill' | 'decode', items: BatchItem[], started: number, cacheBytesCopied: number, failedItems: number): void {
+  #observe(lane: 'prefill' | 'decode', items: BatchItem[], started: number, cacheBytesCopied: number, computedRows: number, failedItems: number): void {
     const decodes = items.flatMap((item) => ('decode' in item ? [item.decode] : []));
     const observation: StepObservation = {
       model: this.#options.model,
@@ -142,6 +143,7 @@ export class StepLoop {
       computeMs: performance.now() - started,
       attendedSlots: decodes.reduce((sum, item) => sum + liveRows(item) * (item.prefixLength + item.suffixLength + 1), 0),
       cacheBytesCopied,
+      computedRows: lane === 'decode' ? computedRows : items.length,
       failedItems,
     };
     try {
