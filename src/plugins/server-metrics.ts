@@ -5,6 +5,7 @@
  * domain at scrape time through `sources`. No Fastify here: plugins/metrics.ts wires it.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { buildInfo } from '../build-info.ts';
 import type { BatchObservation, DeviceLoad } from '../inference/engine/engine.ts';
 import type { EngineStats } from '../inference/translation-engine.ts';
 import type { SessionEvent } from '../sessions/session-history.ts';
@@ -61,6 +62,9 @@ export class ServerMetrics {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
+    const build = buildInfo();
+    new Gauge({ name: 'infinisst_build_info', help: 'Always 1; the labels say which build is running', labelNames: ['version', 'commit'] as const, registers: [this.registry] })
+      .set({ version: build.version, commit: build.commit ?? 'unknown' }, 1);
     // Collectors are called with `this` bound to their metric; the sources come through this arrow.
     const source = (): MetricSources | null => this.sources;
     new Gauge({

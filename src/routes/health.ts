@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { isAdminRequest, isOperatorRequest } from '../plugins/admin-auth.ts';
 import { deviceLoadsOf } from '../plugins/engine-extras.ts';
 import { assessReadiness } from '../plugins/readiness.ts';
+import { buildInfo } from '../build-info.ts';
 import { rayStats } from './engine-report.ts';
 import { publicSessionId, publicUserId } from './session-view.ts';
 
@@ -44,6 +45,8 @@ export const healthRoutes: FastifyPluginAsyncZod = async (app) => {
         return { under_pressure: state.underPressure, event_loop_delay_ms: state.eventLoopDelayMs, rss_bytes: state.rssBytes, max_rss_bytes: state.maxRssBytes };
       })(),
       instance: app.appConfig.cluster.instanceTag,
+      version: buildInfo().version,
+      commit: buildInfo().commit,
     };
     if (!isAdminRequest(request, token)) return { ...summary, details: 'sessions and engine statistics need the admin token' };
     const isOperator = isOperatorRequest(request, token);

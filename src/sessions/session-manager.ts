@@ -197,6 +197,7 @@ export class SessionManager {
     if (wasActive && session.activatedAtMs !== null) this.rememberLifetime(this.options.clock.now() - session.activatedAtMs);
     const released = session.close(reason);
     this.record(session, reason === 'failed' ? 'failed' : reason);
+    this.options.logger?.info({ sessionId: session.id, languagePair: session.languagePair, reason, ...session.summary() }, 'session ended');
     if (wasActive && released) {
       // Capacity is a promise: the slot is free only once the engine has stopped this session's
       // chunk, so a waiting session is promoted then, never while both would run.

@@ -47,6 +47,22 @@ export interface SessionInit {
   logger?: SessionLogger;
 }
 
+export interface SessionSummary {
+  /** Since /init (queue time included). */
+  durationS: number;
+  /** Since the session got its slot (0: it never did). */
+  activeS: number;
+  /** Audio accepted from the client. */
+  audioS: number;
+  /** Chunks translated (empty ones included) and chunks that failed. */
+  chunks: number;
+  chunkErrors: number;
+  /** Length of the translation when it ended (the text itself is not logged). */
+  textChars: number;
+}
+
+const round2 = (value: number): number => Math.round(value * 100) / 100;
+
 export class Session {
   readonly id: string;
   readonly agentType: string;
@@ -70,6 +86,10 @@ export class Session {
   private activationWaiters: ((isActive: boolean) => void)[] = [];
   private everAttached = false;
   private activatedAt: number | null = null;
+  /** For the summary logged when the session ends. */
+  private acceptedSamples = 0;
+  private chunkCount = 0;
+  private chunkErrorCount = 0;
 
   constructor(private readonly init: SessionInit) {
     this.id = init.id;
@@ -127,7 +147,10 @@ export class Session {
     if (this.stateValue !== 'queued') return;
     this.stream = open({
       onChunk: (result) => this.onChunk(result),
-      onError: (error) => this.sink?.sendError(error instanceof AppError ? error : new AppError('internal', undefined, { cause: error })),
+      onError: (error) => {
+        this.chunkErrorCount++;
+        this.sink?.sendError(error instanceof AppError ? error : new AppError('internal', undefined, { cause: error }));
+      },
       onDrain: () => this.sink?.resumeInput(),
     });
     this.stateValue = 'active';
@@ -162,9 +185,25 @@ export class Session {
       }
       this.queuedAudio.push(samples);
       this.queuedSamples += samples.length;
+      this.acceptedSamples += samples.length;
       return false;
     }
-    return this.pushToStream(this.stream, samples);
+    const isBelowHighWater = this.pushToStream(this.stream, samples);
+    this.acceptedSamples += samples.length;
+    return isBelowHighWater;
+  }
+
+  /** What the session did, for the line logged when it ends. */
+  summary(): SessionSummary {
+    const now = this.init.clock.now();
+    return {
+      durationS: round2((now - this.createdAtMs) / 1000),
+      activeS: this.activatedAt === null ? 0 : round2((now - this.activatedAt) / 1000),
+      audioS: round2(this.acceptedSamples / 16_000),
+      chunks: this.chunkCount,
+      chunkErrors: this.chunkErrorCount,
+      textChars: this.lastText.length,
+    };
   }
 
   private pushToStream(stream: TranslationStream, samples: Float32Array): boolean {
@@ -264,6 +303,7 @@ export class Session {
   }
 
   private onChunk(result: ChunkResult): void {
+    this.chunkCount++;
     this.recordDelays(result);
     if (result.newText === '' || result.fullText === '') return;
     this.lastText = result.fullText;

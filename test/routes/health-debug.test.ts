@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { buildScriptedTestApp, buildTestApp, createSession } from '../app/helpers.ts';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gitCommitOf } from '../../src/build-info.ts';
 
 test('GET /health lists sessions with masked ids, inactive_for as a string, and the engine stats', async (t) => {
   const { app, clock } = await buildTestApp(t);
@@ -70,4 +74,34 @@ test('POST /load_models with no model loaded is still 200 JSON with success:fals
   const response = await app.inject({ method: 'POST', url: '/load_models' });
   assert.equal(response.statusCode, 200);
   assert.equal(response.json<{ success: boolean }>().success, false);
+});
+
+test('/health and /metrics say which build is running: the package version and the git commit', async (t) => {
+  const { app } = await buildTestApp(t);
+  const version = (JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version;
+  const commit = gitCommitOf(process.cwd());
+  const health = (await app.inject({ method: 'GET', url: '/health' })).json<{ version: string; commit: string | null }>();
+  assert.equal(health.version, version);
+  assert.equal(health.commit, commit);
+  if (existsSync('.git')) assert.match(health.commit ?? '', /^[0-9a-f]{40}$/, 'a checkout knows its commit');
+  const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body;
+  assert.ok(metrics.includes(`infinisst_build_info{version="${version}",commit="${commit ?? 'unknown'}"} 1`), metrics.split('\n').filter((line) => line.includes('build_info')).join('\n'));
+});
+
+test('the git commit is read from a detached HEAD, a loose ref or packed-refs, and is null elsewhere', () => {
+  const root = mkdtempSync(join(tmpdir(), 'build-info-'));
+  try {
+    const id = 'a'.repeat(40);
+    assert.equal(gitCommitOf(root), null);
+    mkdirSync(join(root, '.git', 'refs', 'heads'), { recursive: true });
+    writeFileSync(join(root, '.git', 'HEAD'), `${id}\n`);
+    assert.equal(gitCommitOf(root), id);
+    writeFileSync(join(root, '.git', 'HEAD'), 'ref: refs/heads/main\n');
+    writeFileSync(join(root, '.git', 'packed-refs'), `# pack-refs with: peeled\n${'b'.repeat(40)} refs/heads/main\n`);
+    assert.equal(gitCommitOf(root), 'b'.repeat(40));
+    writeFileSync(join(root, '.git', 'refs', 'heads', 'main'), `${'c'.repeat(40)}\n`);
+    assert.equal(gitCommitOf(root), 'c'.repeat(40));
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 });

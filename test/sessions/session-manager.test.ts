@@ -5,6 +5,7 @@ import { SessionManager } from '../../src/sessions/session-manager.ts';
 import { maskSessionId } from '../../src/sessions/session-id.ts';
 import type { AppError } from '../../src/errors.ts';
 import type { Session, SessionSink, CloseReason } from '../../src/sessions/session.ts';
+import type { SessionLogger } from '../../src/sessions/session-logger.ts';
 import type { TestContext } from 'node:test';
 import { ManualClock } from '../app/helpers.ts';
 import { RecordingEngine } from '../app/recording-engine.ts';
@@ -16,7 +17,7 @@ import { until } from '../app/wait.ts';
  * A SessionManager on the file's shared real engine (seen through a stream recorder). Every
  * session is closed after the test, which must release every engine stream it opened.
  */
-async function manager(t: TestContext, options: { maxActive?: number; maxQueued?: number; clock?: ManualClock } = {}) {
+async function manager(t: TestContext, options: { maxActive?: number; maxQueued?: number; clock?: ManualClock; logger?: SessionLogger } = {}) {
   const engine = new RecordingEngine(await sharedEngine());
   const clock = options.clock ?? new ManualClock();
   const sessions = new SessionManager({
@@ -29,6 +30,7 @@ async function manager(t: TestContext, options: { maxActive?: number; maxQueued?
     defaultLatencyMultiplier: 2,
     maxSegmentsPerSession: 100,
     queuedAudioLimitMs: 10_000,
+    ...(options.logger ? { logger: options.logger } : {}),
   });
   t.after(() => {
     sessions.closeAll();
@@ -154,6 +156,33 @@ test('capacity under churn: interleaved inits and deletes of sessions with chunk
   isWatching = false;
   assert.ok(most > 0, 'precondition: sessions ran');
   assert.ok(most <= maxActive, `at most ${maxActive} sessions ran at once, saw ${most}`);
+});
+
+test('a session that ends logs one summary line: reason, duration, audio, chunks, errors, text length', async (t) => {
+  const lines: { fields: Record<string, unknown>; message: string }[] = [];
+  const record = (fields: unknown, message?: string) => void lines.push({ fields: fields as Record<string, unknown>, message: message ?? '' });
+  const logger = { debug: () => {}, info: record, warn: record, error: record } as unknown as SessionLogger;
+  const clock = new ManualClock();
+  const { sessions, engine } = await manager(t, { clock, logger });
+  const session = sessions.create(request);
+  session.pushAudio(testAudio(15_360 * 2 * 2, 3));
+  await engine.lastStream.settled(2);
+  clock.advance(65_000);
+  const textChars = session.fullText.length;
+  sessions.delete(session.id);
+  const ended = lines.filter((line) => line.message === 'session ended');
+  assert.equal(ended.length, 1);
+  assert.deepEqual(ended[0]?.fields, {
+    sessionId: session.id,
+    languagePair: 'English -> Chinese',
+    reason: 'deleted',
+    durationS: 65,
+    activeS: 65,
+    audioS: 3.84,
+    chunks: 2,
+    chunkErrors: 0,
+    textChars,
+  });
 });
 
 test('audio sent while queued is held, then handed to the stream on promotion', async (t) => {
