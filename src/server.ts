@@ -4,6 +4,7 @@
  * message saying what to do, and a non-zero exit code.
  */
 import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { buildApp } from './app.ts';
@@ -50,6 +51,30 @@ function isAddressInUse(error: unknown): boolean {
   return error instanceof Error && 'code' in error && error.code === 'EADDRINUSE';
 }
 
+/**
+ * Binds the port for a moment and lets it go: with real models, loading takes minutes, and a port
+ * already in use should be said before that, not after. (Port 0 picks a free one: nothing to check.
+ * Another process may still take the port in between; listen() then reports it.)
+ */
+function portProblem(host: string, port: number): Promise<string | null> {
+  if (port === 0) return Promise.resolve(null);
+  return new Promise((done) => {
+    const probe = createServer();
+    probe.once('error', (error) => done(isAddressInUse(error) ? `port ${port} on ${host} is already in use: stop the other server or choose another port with --port N` : `cannot listen on ${host}:${port}: ${error.message}`));
+    probe.listen({ host, port, exclusive: true }, () => probe.close(() => done(null)));
+  });
+}
+
+/** A second identical signal within this long is the same request (a terminal and a process manager both sending it). */
+const DUPLICATE_SIGNAL_MS = 1_000;
+
+/** The one line that says the server is up and how: URL, pairs, devices, admission, admin token. */
+function readyLine(address: string, engine: Awaited<ReturnType<typeof createEngine>>, config: ServerConfig, maxActiveSessions: number): string {
+  const pairs = engine.languagePairs().map((info) => `${info.languagePair} (${info.modelName}, ${info.provider})`).join(', ');
+  const devices = engine.deviceLoads().map((load) => `${load.device} ×${load.workers}`).join(', ');
+  return `ready: ${address} | pairs: ${pairs} | devices: ${devices} | up to ${maxActiveSessions} sessions | admin token ${config.admin.token === null ? 'not set' : 'set'}`;
+}
+
 async function main(argv: readonly string[]): Promise<number> {
   const cwd = process.cwd();
   const commandLine = parseCommandLine(argv);
@@ -76,6 +101,8 @@ async function main(argv: readonly string[]): Promise<number> {
   if (!existsSync(modelsDir) || !statSync(modelsDir).isDirectory()) {
     return fail(`models folder ${modelsDir} does not exist: run "npm run generate:models" for the default models, or point --models-dir at your model packages`);
   }
+  const busy = await portProblem(config.server.host, config.server.port);
+  if (busy) return fail(busy);
   ensureFolders(config, cwd);
   const { logger, logFile } = createLogger(config, cwd);
   logger.info({ logFile, host: config.server.host, port: config.server.port }, 'starting');
@@ -122,18 +149,30 @@ async function main(argv: readonly string[]): Promise<number> {
     return fail(`cannot listen on ${config.server.host}:${config.server.port}: ${error instanceof Error ? error.message : String(error)}`);
   }
 
-  let isShuttingDown = false;
+  const address = app.server.address();
+  const url = typeof address === 'object' && address !== null ? `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}` : String(address);
+  logger.info({ url, pid: process.pid }, readyLine(url, engine, config, app.sessions.maxActiveSessions));
+
+  let firstSignal: { signal: NodeJS.Signals; atMs: number } | null = null;
+  let isShutDown = false;
   const onSignal = (signal: NodeJS.Signals): void => {
-    if (isShuttingDown) {
+    // Drained already: the process is on its way out with status 0; nothing left to cut short.
+    if (isShutDown) return;
+    if (firstSignal) {
+      if (signal === firstSignal.signal && Date.now() - firstSignal.atMs < DUPLICATE_SIGNAL_MS) {
+        logger.info({ signal }, 'the same signal again within a second: already shutting down');
+        return;
+      }
       logger.warn({ signal }, 'second signal: exiting immediately');
       process.exit(1);
     }
-    isShuttingDown = true;
+    firstSignal = { signal, atMs: Date.now() };
     logger.info({ signal }, 'signal received');
     void shutdownGracefully(app, { engine, graceMs: config.server.shutdownGraceMs })
       .then(() => memoryProbe.stop())
       .then(() => downloader?.close())
       .finally(() => {
+        isShutDown = true;
         logger.flush();
         process.exitCode = 0;
       });
