@@ -25,11 +25,22 @@ function fail(message: string): number {
   return 1;
 }
 
+/**
+ * Every default, except the device groups: left out, they come from the machine at start-up (one
+ * CPU group, or one group per visible GPU when CUDA is asked for). Written down, a copied file
+ * would pin every deployment to the CPU whatever --execution-providers says.
+ */
+function writtenDefaults(): Record<string, unknown> {
+  const config = defaultConfig();
+  const { devices: _devices, ...engine } = config.engine;
+  return { ...config, engine };
+}
+
 function writeDefaultConfig(path: string, cwd: string): number {
   const target = resolve(cwd, path);
   if (existsSync(target)) return fail(`${target} already exists; delete it or choose another --config path`);
   mkdirSync(resolve(target, '..'), { recursive: true });
-  writeFileSync(target, `${JSON.stringify(defaultConfig(), null, 2)}\n`);
+  writeFileSync(target, `${JSON.stringify(writtenDefaults(), null, 2)}\n`);
   process.stdout.write(`wrote the default configuration to ${target}\n`);
   return 0;
 }
@@ -63,6 +74,17 @@ function portProblem(host: string, port: number): Promise<string | null> {
     probe.once('error', (error) => done(isAddressInUse(error) ? `port ${port} on ${host} is already in use: stop the other server or choose another port with --port N` : `cannot listen on ${host}:${port}: ${error.message}`));
     probe.listen({ host, port, exclusive: true }, () => probe.close(() => done(null)));
   });
+}
+
+/**
+ * CUDA asked for, but no device group is a GPU: a config that lists only cpu groups (a copy of an
+ * old default), or no GPU visible. Everything would then run on the CPU without a word.
+ */
+function cudaWithoutGpuGroup(config: ServerConfig): string | null {
+  if (!config.engine.executionProviders?.includes('cuda')) return null;
+  if (config.engine.devices.some((group) => group.device.startsWith('cuda:'))) return null;
+  return 'CUDA is asked for (engine.executionProviders) but every device group is a CPU group, so the models run on the CPU: '
+    + 'remove engine.devices from the config to get one group per GPU in CUDA_VISIBLE_DEVICES (none is visible now, or engine.devices lists only cpu), or name cuda:<n> groups';
 }
 
 /** A second identical signal within this long is the same request (a terminal and a process manager both sending it). */
@@ -101,10 +123,14 @@ async function main(argv: readonly string[]): Promise<number> {
   if (!existsSync(modelsDir) || !statSync(modelsDir).isDirectory()) {
     return fail(`models folder ${modelsDir} does not exist: run "npm run generate:models" for the default models, or point --models-dir at your model packages`);
   }
+  const cudaProblem = cudaWithoutGpuGroup(config);
+  if (cudaProblem && config.engine.requireProviders) return fail(`${cudaProblem}; --require-providers is set, so the server does not start`);
+  if (cudaProblem) process.stderr.write(`infinisst-serve: WARNING: ${cudaProblem}\n`);
   const busy = await portProblem(config.server.host, config.server.port);
   if (busy) return fail(busy);
   ensureFolders(config, cwd);
   const { logger, logFile } = createLogger(config, cwd);
+  if (cudaProblem) logger.warn(cudaProblem);
   logger.info({ logFile, host: config.server.host, port: config.server.port }, 'starting');
   if (config.cors.origins.includes('*') && config.admin.token === null) {
     logger.warn('cors.origins is "*" and no admin.token is set: any web page a user opens can reconfigure this server and drive its routes; set admin.token or list the origins you serve');

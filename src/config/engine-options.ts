@@ -26,6 +26,7 @@ export function toEngineOptions(config: ServerConfig, cwd: string, logger?: Logg
   if (engine.models) options.models = [...engine.models];
   if (engine.executionProviders) options.executionProviders = [...engine.executionProviders];
   if (engine.beamSize !== null) options.beamSize = engine.beamSize;
+  if (engine.requireProviders) options.requireProviders = true;
   if (logger) options.logger = logger;
   return options;
 }

@@ -4,6 +4,7 @@
  * a silently ignored setting.
  */
 import { z } from 'zod';
+import { EXECUTION_PROVIDERS } from '../inference/manifest.ts';
 
 const port = z.number().int().min(0).max(65535);
 const positiveInt = z.number().int().min(1);
@@ -201,7 +202,12 @@ export const serverConfigSchema = z.strictObject({
         })
         .prefault({}),
       /** Provider preference overriding the manifests', e.g. ["cuda", "cpu"]; null = manifests'. */
-      executionProviders: z.array(z.string().min(1)).min(1).nullable().default(null),
+      executionProviders: z.array(z.enum(EXECUTION_PROVIDERS, { error: (issue) => `unknown execution provider ${JSON.stringify(issue.input)}: one of ${EXECUTION_PROVIDERS.join(', ')}` })).min(1).nullable().default(null),
+      /**
+       * Start-up fails unless every worker loaded the first provider it was asked for (e.g. CUDA
+       * on a GPU node), instead of warning and running on the CPU.
+       */
+      requireProviders: z.boolean().default(false),
       batching: z
         .strictObject({
           maxBatchSize: positiveInt.max(1024).default(32),

@@ -44,7 +44,8 @@ export const settingsTable: readonly SettingSpec[] = [
   { flag: 'models', path: ['engine', 'models'], kind: 'list', description: 'comma-separated package names to load (default: all)' },
   { flag: 'workers', path: ['engine', 'devices', '*', 'workers'], kind: 'int', description: 'inference workers per device group' },
   { flag: 'intra-op-threads', path: ['engine', 'devices', '*', 'intraOpThreads'], kind: 'int', description: 'onnxruntime threads per worker' },
-  { flag: 'execution-providers', path: ['engine', 'executionProviders'], kind: 'list', description: 'provider preference, e.g. cuda,cpu' },
+  { flag: 'execution-providers', path: ['engine', 'executionProviders'], kind: 'list', description: 'provider preference, e.g. cuda,cpu (cpu, cuda, tensorrt, webgpu, dml, coreml)' },
+  { flag: 'require-providers', path: ['engine', 'requireProviders'], kind: 'boolean', description: 'fail start-up unless the first provider asked for loads (true|false); default: warn and fall back' },
   {
     flag: 'max-batch-size',
     path: ['engine', 'batching', 'maxBatchSize'],

@@ -28,6 +28,8 @@ export interface EngineOptions {
   requestDeadlineMs: number;
   /** Overrides the manifests' beam size (1 = greedy). */
   beamSize?: number;
+  /** Fail start-up when a worker falls back from the first provider it was asked for (else: one warning per device group). */
+  requireProviders?: boolean;
   /** Per stream: pushAudio returns false above this much unprocessed audio. */
   streamHighWaterMs: number;
   /** Per stream: audio beyond this much unprocessed audio is rejected (AppError 'overloaded'). */

@@ -3,6 +3,9 @@ import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { AppError } from '../errors.ts';
 
+/** Execution providers onnxruntime-node knows by these names; anything else (e.g. "gpu") is a mistake to report, not a provider to try. */
+export const EXECUTION_PROVIDERS = ['cpu', 'cuda', 'tensorrt', 'webgpu', 'dml', 'coreml'] as const;
+
 /** The exact language-pair strings of the original API (spec §0.3). */
 export const KNOWN_LANGUAGE_PAIRS = [
   'English -> Chinese',
@@ -101,7 +104,7 @@ const manifestSchema = z
         lengthPenalty: z.number().default(1),
       })
       .strict(),
-    executionProviders: z.array(z.string().min(1)).min(1).default(['cpu']),
+    executionProviders: z.array(z.enum(EXECUTION_PROVIDERS, { error: (issue) => `unknown execution provider ${JSON.stringify(issue.input)}: one of ${EXECUTION_PROVIDERS.join(', ')}` })).min(1).default(['cpu']),
   })
   .strict();
 

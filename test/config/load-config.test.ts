@@ -4,6 +4,7 @@ import { helpText, parseCommandLine } from '../../src/cli.ts';
 import { toEngineOptions } from '../../src/config/engine-options.ts';
 import { ConfigError, defaultConfig, loadConfig, type ConfigSources } from '../../src/config/load-config.ts';
 import { settingsTable } from '../../src/config/settings-table.ts';
+import { readFileSync } from 'node:fs';
 
 function sources(overrides: Partial<ConfigSources> & { argv?: string[]; files?: Record<string, string> } = {}): ConfigSources {
   const commandLine = parseCommandLine(overrides.argv ?? []);
@@ -65,6 +66,22 @@ test('every problem is listed at once, with its source', () => {
   assert.ok(problems.some((problem) => problem.startsWith('--port: expected an integer')), problems.join('\n'));
   assert.ok(problems.some((problem) => problem.startsWith('logging.level')), problems.join('\n'));
   assert.ok(problems.some((problem) => problem.startsWith('sessions.maxActiveSessions')), problems.join('\n'));
+});
+
+test('an unknown execution provider is refused with the names that exist', () => {
+  const problems = problemsOf(() => loadConfig(sources({ argv: ['--execution-providers', 'gpu,cpu'] })));
+  assert.match(problems.join('\n'), /engine\.executionProviders.*unknown execution provider "gpu": one of cpu, cuda, tensorrt, webgpu, dml, coreml/);
+  assert.deepEqual(loadConfig(sources({ argv: ['--execution-providers', 'cuda,cpu', '--require-providers', 'true'] })).engine.requireProviders, true);
+});
+
+test('config/default.json leaves the device groups to the machine, so CUDA finds its GPUs', () => {
+  const written = JSON.parse(readFileSync('config/default.json', 'utf8')) as { engine: Record<string, unknown> };
+  assert.equal(written.engine.devices, undefined);
+  const file = { '/srv/default.json': JSON.stringify(written) };
+  const cuda = loadConfig(sources({ configPath: 'default.json', files: file, env: { CUDA_VISIBLE_DEVICES: '0' }, argv: ['--execution-providers', 'cuda,cpu'] }));
+  assert.deepEqual(cuda.engine.devices.map((group) => group.device), ['cuda:0']);
+  const cpu = loadConfig(sources({ configPath: 'default.json', files: file }));
+  assert.deepEqual(cpu.engine.devices, [{ device: 'cpu', workers: 2, intraOpThreads: 1 }]);
 });
 
 test('a misspelt key and a bad JSON file are reported clearly', () => {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { rm, writeFile, copyFile } from 'node:fs/promises';
+import { cp, readFile, rm, writeFile, copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadModelPackage } from '../../src/inference/manifest.ts';
@@ -87,4 +87,41 @@ test('a broken model folder fails with a message naming the file and the problem
   await writeFile(join(swapped, 'tiny-en-it', 'manifest.json'), '{ not json');
   await assert.rejects(loadModelPackage(join(swapped, 'tiny-en-it')), /manifest\.json/);
   await assert.rejects(startEngine({ modelsDir: join(swapped, 'nowhere') }), /does not exist/);
+});
+
+test('a second package for a pair already served is said and not loaded into any worker', async (t) => {
+  const root = await copyPackage('tiny-en-it');
+  t.after(() => rm(root, { recursive: true, force: true }));
+  // The same pair under another package name, sorting after the first.
+  await cp(join(root, 'tiny-en-it'), join(root, 'tiny-en-it-copy'), { recursive: true });
+  const manifestFile = join(root, 'tiny-en-it-copy', 'manifest.json');
+  const manifest = JSON.parse(await readFile(manifestFile, 'utf8')) as { name: string };
+  await writeFile(manifestFile, JSON.stringify({ ...manifest, name: 'tiny-en-it-copy' }));
+  const warnings: string[] = [];
+  const logger = { info: () => {}, warn: (_: unknown, message: string) => void warnings.push(message), error: () => {}, debug: () => {} };
+  const engine = await startEngine({ modelsDir: root, logger: logger as never });
+  t.after(() => engine.close());
+  assert.deepEqual(Object.keys(engine.stats().models), ['tiny-en-it'], 'only the serving package is in the workers');
+  assert.deepEqual(engine.languagePairs().map((info) => [info.languagePair, info.modelName]), [['English -> Italian', 'tiny-en-it']]);
+  assert.ok(warnings.includes('language pair English -> Italian is served by tiny-en-it and tiny-en-it-copy; keeping tiny-en-it'), warnings.join('\n'));
+  assert.ok(warnings.includes('model tiny-en-it-copy is not loaded: other packages serve all its language pairs'), warnings.join('\n'));
+});
+
+test('a GPU group whose CUDA provider does not load says so once, and fails start-up when providers are required', async (t) => {
+  const devices = [{ device: 'cuda:0', workers: 2, intraOpThreads: 1, languagePairs: ['English -> German'] }];
+  const warnings: { fields: Record<string, unknown>; message: string }[] = [];
+  const logger = { info: () => {}, debug: () => {}, error: () => {}, warn: (fields: Record<string, unknown>, message: string) => void warnings.push({ fields, message }) };
+  const engine = await startEngine({ devices, executionProviders: ['cuda', 'cpu'], logger: logger as never });
+  t.after(() => engine.close());
+  const said = warnings.filter((warning) => warning.message.startsWith('device group cuda:0:'));
+  if (hasNvidiaGpu()) {
+    assert.deepEqual(said, [], 'CUDA loaded: nothing to say');
+    return;
+  }
+  assert.equal(said.length, 1, 'once for the group, not once per worker or model');
+  assert.match(said[0]?.message ?? '', /^device group cuda:0: the cuda provider did not load \(.+\); its models run on cpu$/);
+  await assert.rejects(
+    startEngine({ devices, executionProviders: ['cuda', 'cpu'], requireProviders: true }),
+    /device group cuda:0: the cuda provider did not load .*; its models run on cpu\. engine\.requireProviders \(--require-providers\) is set, so the server does not start/,
+  );
 });

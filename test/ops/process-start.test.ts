@@ -13,7 +13,7 @@ import { until } from '../app/wait.ts';
 const flags = ['--host', '127.0.0.1', '--workers', '1', '--log-file', 'false', '--log-pretty', 'never'];
 
 function start(t: TestContext, args: string[]): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
-  const child = spawn('bin/infinisst-serve', [...flags, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('bin/infinisst-serve', [...flags, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CUDA_VISIBLE_DEVICES: '' } });
   let text = '';
   child.stdout?.on('data', (chunk: Buffer) => (text += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (text += chunk.toString()));
@@ -69,4 +69,22 @@ test('a port already in use is reported before any model is loaded', async (t) =
   assert.equal(await exited, 1);
   assert.match(output(), new RegExp(`infinisst-serve: port ${port} on 127\\.0\\.0\\.1 is already in use: stop the other server or choose another port with --port N`));
   assert.doesNotMatch(output(), /model memory check|workers started|"msg":"starting"/, 'nothing was loaded');
+});
+
+test('CUDA asked for with no GPU group is said loudly, and with --require-providers the server does not start', async (t) => {
+  // No GPU is visible here (CUDA_VISIBLE_DEVICES empty), so every group is a CPU group.
+  const env = { ...process.env, CUDA_VISIBLE_DEVICES: '' };
+  const strict = spawn('bin/infinisst-serve', [...flags, '--port', '0', '--execution-providers', 'cuda,cpu', '--require-providers', 'true'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let strictOutput = '';
+  strict.stderr.on('data', (chunk: Buffer) => (strictOutput += chunk.toString()));
+  strict.stdout.on('data', (chunk: Buffer) => (strictOutput += chunk.toString()));
+  const strictCode = await new Promise<number | null>((resolve) => strict.once('exit', resolve));
+  assert.equal(strictCode, 1, strictOutput);
+  assert.match(strictOutput, /infinisst-serve: CUDA is asked for \(engine\.executionProviders\) but every device group is a CPU group, so the models run on the CPU: .*; --require-providers is set, so the server does not start/);
+  assert.doesNotMatch(strictOutput, /model memory check/, 'refused before loading anything');
+
+  const { child, output } = start(t, ['--port', '0', '--execution-providers', 'cuda,cpu']);
+  await until(() => /"msg":"ready: /.test(output()) || child.exitCode !== null, 'the ready line');
+  assert.match(output(), /infinisst-serve: WARNING: CUDA is asked for/);
+  child.kill('SIGTERM');
 });

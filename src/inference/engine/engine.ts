@@ -26,6 +26,27 @@ export type { BatchObservation, DeviceLoad, EngineObserver, PlacementOptions, Pl
 
 const WORKER_SCRIPT = new URL('../worker/worker-main.ts', import.meta.url);
 
+interface ProviderFallback {
+  model: string;
+  provider: string;
+  error: string;
+}
+
+/**
+ * Says once per device group when a worker could not load the provider asked for first (the CUDA
+ * libraries missing, say) and runs on the next one; with `requireProviders` that stops start-up.
+ */
+function checkProviderFallbacks(device: string, workers: readonly WorkerHandle[], options: EngineOptions): void {
+  const fallbacks = workers.flatMap((worker) => (worker.info?.detail?.fallbacks as ProviderFallback[] | undefined) ?? []);
+  const first = fallbacks[0];
+  if (!first) return;
+  const running = [...new Set(workers.map((worker) => worker.info?.provider ?? 'none'))].join(', ');
+  const reason = first.error.split('\n')[0]?.slice(0, 300) ?? '';
+  const message = `device group ${device}: the ${first.provider} provider did not load (${reason}); its models run on ${running}`;
+  if (options.requireProviders) throw new AppError('modelInvalid', `${message}. engine.requireProviders (--require-providers) is set, so the server does not start`);
+  options.logger?.warn({ device, fallbacks }, message);
+}
+
 function slotSourceNote(source: SlotPlan['source']): string {
   if (source === 'configured') return ' (from memoryBudgetBytes)';
   if (source === 'measured') return ' (from the free memory measured now; set memoryBudgetBytes to fix it)';
@@ -54,18 +75,29 @@ export class Engine implements TranslationEngine {
     this.groupChooser = new GroupChooser(options);
     for (const pkg of packages) {
       for (const pair of Object.keys(pkg.manifest.languagePairs)) {
-        if (this.pairToModel.has(pair)) options.logger?.warn({ pair, model: pkg.manifest.name }, 'language pair served by two packages; keeping the first');
+        const kept = this.pairToModel.get(pair);
+        if (kept) options.logger?.warn({ pair, model: pkg.manifest.name, kept: kept.manifest.name }, `language pair ${pair} is served by ${kept.manifest.name} and ${pkg.manifest.name}; keeping ${kept.manifest.name}`);
         else this.pairToModel.set(pair, pkg);
       }
     }
   }
 
+  /** The packages that serve some pair; a package whose every pair another one serves is not loaded at all. */
+  private servingPackages(packages: readonly ModelPackage[]): ModelPackage[] {
+    const serving = new Set(this.pairToModel.values());
+    for (const pkg of packages) {
+      if (!serving.has(pkg)) this.options.logger?.warn({ model: pkg.manifest.name, dir: pkg.dir }, `model ${pkg.manifest.name} is not loaded: other packages serve all its language pairs`);
+    }
+    return packages.filter((pkg) => serving.has(pkg));
+  }
+
   /** Loads every package, starts the workers (they load the graphs) and resolves when all are ready. */
   static async create(options: EngineOptions & PlacementOptions): Promise<Engine> {
     validateBatchSettings(options.batching);
-    const packages = await discoverPackages(options);
+    const discovered = await discoverPackages(options);
     const groups: DeviceGroup[] = [];
-    const engine = new Engine(options, groups, packages);
+    const engine = new Engine(options, groups, discovered);
+    const packages = engine.servingPackages(discovered);
     try {
       for (const groupOptions of options.devices) {
         const served = packages.filter((pkg) => !groupOptions.languagePairs?.length || Object.keys(pkg.manifest.languagePairs).some((p) => groupOptions.languagePairs?.includes(p)));
@@ -91,6 +123,7 @@ export class Engine implements TranslationEngine {
         const failure = started.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
         if (failure) throw failure.reason;
         options.logger?.info({ device: groupOptions.device, workers: group.workers.map((w) => ({ id: w.index, provider: w.info?.provider })) }, 'workers started');
+        checkProviderFallbacks(groupOptions.device, group.workers, options);
       }
     } catch (error) {
       await Promise.allSettled(groups.flatMap((group) => group.workers.map((worker) => worker.close(0))));
