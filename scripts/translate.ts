@@ -6,6 +6,7 @@ import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { formatSrt, formatVtt, timestamp } from '../src/media/subtitles.ts';
 import { translateFile } from '../src/media/translate-client.ts';
+import { demoPairs } from '../src/client/translation-client.ts';
 
 const help = `Usage: npm run translate -- FILE [options]
 
@@ -77,12 +78,17 @@ async function main(): Promise<void> {
   const ackTimeoutMs = positiveNumber('ack-timeout', values['ack-timeout'], undefined);
   const timeoutSeconds = positiveNumber('timeout', values.timeout, 300) ?? 300;
 
+  const serverUrl = values.url ?? 'http://127.0.0.1:8000';
+  const languagePair = values.pair ?? 'English -> Chinese';
+  if ((await demoPairs(serverUrl, { timeoutMs: 5_000 })).includes(languagePair)) {
+    process.stderr.write(`translate: DEMO MODEL: the server's model for ${languagePair} has random weights; what follows is not a translation\n`);
+  }
   const abort = new AbortController();
   process.once('SIGINT', () => abort.abort(new Error('interrupted')));
   const result = await translateFile({
     filePath,
-    serverUrl: values.url ?? 'http://127.0.0.1:8000',
-    languagePair: values.pair ?? 'English -> Chinese',
+    serverUrl,
+    languagePair,
     latencyMultiplier: latency,
     maxInFlight: windowSize,
     completionTimeoutMs: timeoutSeconds * 1000,

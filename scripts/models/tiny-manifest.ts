@@ -44,6 +44,7 @@ export function tinyManifest(definition: TinyPackageDefinition, flavour: GraphFl
   return {
     formatVersion: 1,
     name: definition.name,
+    demo: true,
     description:
       `Tiny RANDOM-WEIGHT test model for ${definition.languagePair}. Its output is NOT a translation: ` +
       'it is a deterministic function of the audio, made of real target-language pieces, so that every ' +

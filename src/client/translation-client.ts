@@ -130,6 +130,20 @@ export async function createSession(baseUrl: string | URL, params: Record<string
 }
 
 /** GET /queue_status/{id}. Throws Error when the server cannot be reached or answers no JSON. */
+/**
+ * The pairs whose model the server marks as a random-weight demo (/health `language_pairs[].demo`):
+ * their output is not a translation. Empty when the server does not say or cannot be asked.
+ */
+export async function demoPairs(baseUrl: string | URL, options: RequestOptions = {}): Promise<string[]> {
+  try {
+    const health = await requestJson(baseUrl, 'GET', '/health', {}, options);
+    const pairs = Array.isArray(health.language_pairs) ? (health.language_pairs as JsonObject[]) : [];
+    return pairs.filter((pair) => pair.demo === true).map((pair) => String(pair.language_pair));
+  } catch {
+    return [];
+  }
+}
+
 export function queueStatus(baseUrl: string | URL, sessionId: string, options: RequestOptions = {}): Promise<JsonObject> {
   return requestJson(baseUrl, 'GET', `/queue_status/${encodeURIComponent(sessionId)}`, {}, options);
 }

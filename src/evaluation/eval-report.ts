@@ -44,6 +44,9 @@ export function formatReport(report: EvalReport): string {
       notes.push(`* m=${r.latencyMultiplier}: the hypothesis is longer than the reference in ${r.overGeneratedFiles} of ${r.instances.length} file(s); SimulEval's AL then measures against a reference-length ideal and rewards the extra words (it can fall below zero): not comparable; LAAL is.`);
     }
   }
+  const banner = report.isDemoModel
+    ? [`DEMO MODEL: the server's model for ${report.languagePair} has random weights; its output is not a translation, so these figures test the pipeline, not translation quality.`]
+    : [];
   const errors = report.results.flatMap((r) => r.serverErrors.map((e) => `m=${r.latencyMultiplier}: ERROR: ${e}`));
-  return [notes[0], '', line(COLUMNS), ...rows.map(line), '', ...notes.slice(1), ...errors].join('\n');
+  return [...banner, notes[0], '', line(COLUMNS), ...rows.map(line), '', ...notes.slice(1), ...errors].join('\n');
 }

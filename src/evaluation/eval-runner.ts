@@ -14,6 +14,7 @@ import { corpusChrf, type ChrfResult } from './chrf.ts';
 import type { InstanceLogEntry } from './delay-tracker.ts';
 import { parseLanguagePair, type UnitKind } from './language.ts';
 import { scoreLatency, type LatencyScores } from './latency-metrics.ts';
+import { demoPairs } from '../client/translation-client.ts';
 import { computationAwareDelays, streamFile, type StreamFileResult } from './stream-client.ts';
 import { joinUnits, splitUnits } from './units.ts';
 
@@ -60,6 +61,8 @@ export interface EvalReport {
   url: string;
   files: string[];
   results: LatencyRunResult[];
+  /** The server marks the pair's model as a random-weight demo: the scores measure the pipeline, not translation quality. */
+  isDemoModel: boolean;
 }
 
 function toInstance(index: number, item: EvalItem, stream: StreamFileResult, kind: UnitKind): InstanceLogEntry {
@@ -82,6 +85,7 @@ export async function runEvaluation(options: EvalRunOptions): Promise<EvalReport
   const pair = parseLanguagePair(options.languagePair);
   const tokenizer = defaultBleuTokenizer(pair.targetCode);
   const results: LatencyRunResult[] = [];
+  const isDemoModel = (await demoPairs(options.baseUrl)).includes(options.languagePair);
   for (const multiplier of options.latencies) {
     const streams: StreamFileResult[] = [];
     for (const item of options.items) {
@@ -138,5 +142,6 @@ export async function runEvaluation(options: EvalRunOptions): Promise<EvalReport
     url: options.baseUrl,
     files: options.items.map((item) => item.name),
     results,
+    isDemoModel,
   };
 }

@@ -104,6 +104,11 @@ const manifestSchema = z
         lengthPenalty: z.number().default(1),
       })
       .strict(),
+    /**
+     * A demonstration package (random weights): its output is not a translation. The server says
+     * so at start-up, in /health and on the page, so nobody mistakes it for a real model.
+     */
+    demo: z.boolean().default(false),
     executionProviders: z.array(z.enum(EXECUTION_PROVIDERS, { error: (issue) => `unknown execution provider ${JSON.stringify(issue.input)}: one of ${EXECUTION_PROVIDERS.join(', ')}` })).min(1).default(['cpu']),
   })
   .strict();

@@ -76,6 +76,8 @@ export interface LanguagePairInfo {
   /** Execution provider that actually loaded (after any fallback). */
   provider: string;
   maxLatencyMultiplier: number;
+  /** The package is a random-weight demo (manifest `demo`): its output is not a translation. */
+  isDemo?: boolean;
 }
 
 export interface BatchingSettings {

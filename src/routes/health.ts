@@ -37,7 +37,10 @@ export const healthRoutes: FastifyPluginAsyncZod = async (app) => {
         devices: loads ? loads.filter((load) => load.languagePairs.includes(info.languagePair)).map((load) => load.device) : [info.device],
         provider: info.provider,
         max_latency_multiplier: info.maxLatencyMultiplier,
+        demo: info.isDemo === true,
       })),
+      // True when any served model is a random-weight demo: its output is not a translation.
+      demo_models: engine.languagePairs().some((info) => info.isDemo === true),
       uptime_s: Math.round((now - app.startedAtMs) / 1000),
       // While under pressure /init answers 503 (plugins/pressure.ts).
       pressure: (() => {

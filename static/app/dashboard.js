@@ -193,6 +193,7 @@ async function poll() {
     getJson('/debug/session_history'),
   ]);
   const [health, ray, dynamic, sessionStats, sessionHistory] = results.map((r) => (r.status === 'fulfilled' ? r.value : null));
+  if (health) $('#demo-banner').hidden = health.demo_models !== true;
   const nowSec = Date.now() / 1000;
   const failed = results.filter((r) => r.status === 'rejected').map((r) => r.reason?.message ?? String(r.reason));
   const status = $('#dash-status');

@@ -78,6 +78,8 @@ async function loadServerInfo() {
     const health = await api.health();
     const served = Array.isArray(health.language_pairs) ? health.language_pairs : [];
     page.servedPairs = new Map(served.map((info) => [info.language_pair, info]));
+    // Demo (random-weight) models produce words, not translations: say so where the text appears.
+    $('#demo-banner').hidden = health.demo_models !== true;
     $('#server-state').textContent = health.status === 'healthy' ? 'Server online' : `Server: ${health.status}`;
   } catch {
     page.servedPairs = null;

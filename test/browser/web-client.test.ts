@@ -41,6 +41,9 @@ test('the page loads without console errors, shows which pairs have a model and 
   ]);
   assert.equal(await page.textContent('#language-hint'), 'Models loaded: English → Chinese, English → Italian.');
   assert.match(await statusText(page), /press Start/);
+  // The embedded models are random-weight demos: the page says so before anyone reads their output.
+  await page.waitForSelector('#demo-banner:not([hidden])');
+  assert.match(await page.textContent('#demo-banner') ?? '', /random-weight test models.*not a translation/);
 
   // Keyboard only: language → latency → Start (Enter), then the source choice with arrow keys.
   await page.focus('#language');

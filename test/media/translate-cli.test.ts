@@ -144,6 +144,7 @@ test('the CLI translates a file through the real server and writes subtitles', {
   const { code, stdout, stderr } = await runCli([file, '--url', `http://127.0.0.1:${port}`, '--pair', 'English -> German', '--srt', srt, '--vtt', vtt]);
   assert.equal(code, 0, stderr);
   assert.match(stderr, /3 chunks, (\d+) cues, 0 server errors/);
+  assert.match(stderr, /translate: DEMO MODEL: the server's model for English -> German has random weights; what follows is not a translation/);
   const cueCount = Number(/3 chunks, (\d+) cues/.exec(stderr)?.[1]);
   const printed = stdout.split('\n').filter((line) => /^\[\d\d:\d\d:\d\d\.\d{3}\] /.test(line));
   assert.equal(printed.length, cueCount, 'one printed line per translation addition');

@@ -105,3 +105,10 @@ test('the git commit is read from a detached HEAD, a loose ref or packed-refs, a
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+test('/health marks demo (random-weight) models, pair by pair and as a whole', async (t) => {
+  const { app } = await buildTestApp(t);
+  const health = (await app.inject({ method: 'GET', url: '/health' })).json<{ demo_models: boolean; language_pairs: { language_pair: string; demo: boolean }[] }>();
+  assert.equal(health.demo_models, true, 'the embedded tiny models are demos');
+  assert.ok(health.language_pairs.length > 0 && health.language_pairs.every((pair) => pair.demo === true));
+});

@@ -188,6 +188,8 @@ test('npm run eval on the bundled samples runs end to end against the real app a
   // Defaults: samples/eval/wav, refs.de.txt, English -> German.
   const run = await runCli(['--latency', '2', '--speed', '0', '--url', started.url, '--json', jsonPath, '--quiet']);
   assert.equal(run.code, 0, run.stderr);
+  // The embedded models are random-weight demos: the report says so first.
+  assert.match(run.stdout, /^DEMO MODEL: the server's model for English -> German has random weights; its output is not a translation/);
   const report = JSON.parse(await readFile(jsonPath, 'utf8')) as EvalReport;
   assert.equal(report.files.length, 5);
   const result = report.results[0];

@@ -131,6 +131,10 @@ export class Engine implements TranslationEngine {
     }
     if (groups.length === 0) throw new AppError('modelInvalid', 'no device group serves any loaded language pair; check the devices section of the config');
     for (const info of engine.languagePairs()) options.logger?.info({ ...info }, 'language pair ready');
+    const demos = engine.languagePairs().filter((info) => info.isDemo).map((info) => `${info.languagePair} (${info.modelName})`);
+    if (demos.length > 0) {
+      options.logger?.warn({ demoModels: demos }, `demo models: ${demos.join(', ')} have random weights and do not translate; export a real model for translations (docs/real-models.md)`);
+    }
     return engine;
   }
 
@@ -231,6 +235,7 @@ export class Engine implements TranslationEngine {
         device: group?.options.device ?? 'none',
         provider: worker?.info?.provider ?? 'unknown',
         maxLatencyMultiplier: pkg.manifest.audio.maxLatencyMultiplier,
+        isDemo: pkg.manifest.demo,
       };
     });
   }
