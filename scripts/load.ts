@@ -217,7 +217,13 @@ async function main(): Promise<void> {
   }, 5_000);
   console.log(`load: ${sessionCount} sessions × ${seconds} s of audio at ${speed}× real time (m=${multiplier}, ${frameSamples} samples/frame) → ${baseUrl}`);
   const startedAt = performance.now();
-  const results = await Promise.all(Array.from({ length: sessionCount }, (_, i) => runSession(i, audio)));
+  // A long run says how far it is every 10 s.
+  let finished = 0;
+  const progress = setInterval(() => {
+    console.log(`  … ${((performance.now() - startedAt) / 1000).toFixed(0)} s: ${finished}/${sessionCount} sessions finished`);
+  }, 10_000);
+  const results = await Promise.all(Array.from({ length: sessionCount }, (_, i) => runSession(i, audio).finally(() => finished++)));
+  clearInterval(progress);
   clearInterval(sampler);
   const elapsedS = (performance.now() - startedAt) / 1000;
   const metricsAfter = await scrape();

@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import cors from '@fastify/cors';
 import websocket from '@fastify/websocket';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
 import type { ServerConfig } from './config/schema.ts';
 import type { TranslationEngine } from './inference/translation-engine.ts';
@@ -37,6 +37,8 @@ import { sessionRoutes } from './routes/sessions.ts';
 import { staticRoutes } from './routes/static.ts';
 import { streamRoutes } from './routes/stream.ts';
 import { systemClock, type Clock } from './sessions/clock.ts';
+import fastifySwagger from '@fastify/swagger';
+import { buildInfo } from './build-info.ts';
 
 export interface AppDeps {
   engine: TranslationEngine;
@@ -85,6 +87,15 @@ export async function buildApp(config: ServerConfig, deps: AppDeps): Promise<Fas
   app.setSerializerCompiler(serializerCompiler);
   installErrorHandlers(app, { retryAfterSeconds: config.limits.retryAfterSeconds });
   registerBodyParsers(app);
+  // Collects every route's zod schemas into an OpenAPI document (`app.swagger()`): written to
+  // docs/openapi.json by `npm run openapi`, served at /openapi.json only when server.openApi is on.
+  await app.register(fastifySwagger, {
+    openapi: {
+      info: { title: 'infinisst-serve', version: buildInfo().version, description: 'Simultaneous speech translation: the InfiniSST API (sessions over HTTP, audio and text over the /wss/{session_id} WebSocket).' },
+    },
+    transform: jsonSchemaTransform,
+    hideUntagged: false,
+  });
 
   // Route guards are onRoute hooks: installed before any route, they attach to the routes they
   // name wherever those are registered, so the route files stay free of cross-cutting checks.
@@ -138,6 +149,9 @@ export async function buildApp(config: ServerConfig, deps: AppDeps): Promise<Fas
   await app.register(evaluationRoutes);
   await app.register(clusterRoutes);
   await app.register(opsRoutes);
+  if (config.server.openApi) {
+    app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  }
   const sessions = app.sessions;
   await app.register(mediaRoutes, {
     testVideoDir: resolve(cwd, config.media.testVideoDir),

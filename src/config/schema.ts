@@ -38,6 +38,8 @@ export const serverConfigSchema = z.strictObject({
       requestTimeoutMs: positiveInt.default(30_000),
       /** Open TCP connections one client address may hold (0 = no cap); behind a proxy, raise it or set 0. */
       maxConnectionsPerAddress: z.number().int().min(0).default(256),
+      /** Serve the OpenAPI document of the HTTP API at /openapi.json (the same as docs/openapi.json). */
+      openApi: z.boolean().default(false),
       /** How long shutdown waits for in-flight batches before terminating workers. */
       shutdownGraceMs: nonNegativeNumber.default(10_000),
       /**
@@ -184,7 +186,7 @@ export const serverConfigSchema = z.strictObject({
       devices: z.array(deviceGroupSchema).min(1).default([{ device: 'cpu', workers: 2, intraOpThreads: 1 }]),
       /**
        * How a new session picks among the device groups serving its pair: fewest open streams per
-       * live worker, the next group in turn, or the most free device memory (see README).
+       * live worker, the next group in turn, or the most free device memory (docs/operations.md, placement).
        */
       placement: z.enum(['least-loaded', 'round-robin', 'most-free-memory']).default('least-loaded'),
       /** Device groups derived from the visible GPUs when `devices` is not given and CUDA is requested. */

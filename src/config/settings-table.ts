@@ -45,6 +45,7 @@ export const settingsTable: readonly SettingSpec[] = [
   { flag: 'workers', path: ['engine', 'devices', '*', 'workers'], kind: 'int', description: 'inference workers per device group' },
   { flag: 'intra-op-threads', path: ['engine', 'devices', '*', 'intraOpThreads'], kind: 'int', description: 'onnxruntime threads per worker' },
   { flag: 'execution-providers', path: ['engine', 'executionProviders'], kind: 'list', description: 'provider preference, e.g. cuda,cpu (cpu, cuda, tensorrt, webgpu, dml, coreml)' },
+  { flag: 'openapi', path: ['server', 'openApi'], kind: 'boolean', description: 'serve the OpenAPI document at /openapi.json (true|false)' },
   { flag: 'require-providers', path: ['engine', 'requireProviders'], kind: 'boolean', description: 'fail start-up unless the first provider asked for loads (true|false); default: warn and fall back' },
   {
     flag: 'max-batch-size',

@@ -88,10 +88,11 @@ export async function runEvaluation(options: EvalRunOptions): Promise<EvalReport
   const isDemoModel = (await demoPairs(options.baseUrl)).includes(options.languagePair);
   for (const multiplier of options.latencies) {
     const streams: StreamFileResult[] = [];
-    for (const item of options.items) {
+    for (const [index, item] of options.items.entries()) {
       const audioMs = (item.samples.length * 1000) / 16_000;
       const pacedMs = options.speed > 0 ? audioMs / options.speed : 0;
-      options.log?.(`m=${multiplier} ${item.name} (${(audioMs / 1000).toFixed(1)} s)`);
+      const file = `m=${multiplier} [${index + 1}/${options.items.length}] ${item.name}`;
+      options.log?.(`${file} (${(audioMs / 1000).toFixed(1)} s)`);
       streams.push(
         await streamFile({
           baseUrl: options.baseUrl,
@@ -101,6 +102,7 @@ export async function runEvaluation(options: EvalRunOptions): Promise<EvalReport
           samples: item.samples,
           speed: options.speed,
           timeoutMs: pacedMs + (options.completionTimeoutMs ?? 120_000),
+          ...(options.log ? { onProgress: (sentMs: number) => options.log?.(`  ${file}: ${(sentMs / 1000).toFixed(0)} of ${(audioMs / 1000).toFixed(0)} s sent`) } : {}),
         }),
       );
     }

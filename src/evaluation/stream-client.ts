@@ -42,6 +42,9 @@ export interface StreamFileOptions {
   timeoutMs: number;
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
+  /** Called at most every `progressEveryMs` (default 10 s) while audio is sent: ms of audio sent so far. */
+  onProgress?: (sentAudioMs: number) => void;
+  progressEveryMs?: number;
 }
 
 /** When the client had sent the audio up to `audioMs` (ms since the stream started); the EOF is the last entry, at Infinity. */
@@ -181,6 +184,7 @@ export async function streamFile(options: StreamFileOptions): Promise<StreamFile
   try {
     const frameSamples = BASE_FRAME_SAMPLES * options.latencyMultiplier;
     startMs = now();
+    let lastProgressMs = startMs;
     for (let offset = 0; offset < options.samples.length && !failure; offset += frameSamples) {
       const frame = options.samples.slice(offset, Math.min(offset + frameSamples, options.samples.length));
       if (options.speed > 0) {
@@ -190,6 +194,10 @@ export async function streamFile(options: StreamFileOptions): Promise<StreamFile
       }
       await socket.sendAudio(frame);
       sentSamples = offset + frame.length;
+      if (options.onProgress && now() - lastProgressMs >= (options.progressEveryMs ?? 10_000)) {
+        lastProgressMs = now();
+        options.onProgress((sentSamples * 1000) / SAMPLE_RATE_HZ);
+      }
       sends.push({ audioMs: (sentSamples * 1000) / SAMPLE_RATE_HZ, atMs: now() - startMs });
     }
     // A failed EOF shows up as the socket's close or error, which settles the wait.

@@ -2,7 +2,7 @@
  * The operator credential (W10, W11). With `admin.token` set, routes that change server state or
  * expose other users' data need `Authorization: Bearer <token>` or `X-Admin-Token: <token>`;
  * `/health` then shows its details (session list, engine stats) only to the operator. Unset keeps
- * the original's open access (the README says so), since the original's evaluation scripts call
+ * the original's open access (docs/operations.md says so), since the original's evaluation scripts call
  * these routes without a credential. The browser flow (/init, /ping, /wss, …) never needs it.
  */
 import { timingSafeEqual } from 'node:crypto';

@@ -3,7 +3,7 @@
  * has no portable query of free GPU memory, so: CPU groups report the free system memory; CUDA
  * groups report what `nvidia-smi` last said (polled in the background, never on the request
  * path); without nvidia-smi a CUDA device's memory is unknown (null) and placement falls back to
- * least-loaded (README: placement). `cuda:<n>` is the n-th visible GPU, mapped back to the id in
+ * least-loaded (docs/operations.md: placement). `cuda:<n>` is the n-th visible GPU, mapped back to the id in
  * CUDA_VISIBLE_DEVICES (an index or a GPU UUID) to find its nvidia-smi row.
  */
 import { execFile } from 'node:child_process';

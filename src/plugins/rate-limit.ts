@@ -3,7 +3,7 @@
  * creation (/init and /load_model share one budget) and YouTube downloads. Each budget allows
  * `max` requests per client address per window; beyond, 429 `rateLimited` with Retry-After and
  * the X-RateLimit-* headers. The client address is `request.ip`, which behind a reverse proxy is
- * the forwarded one only when `server.trustProxy` says so (README, "Behind nginx").
+ * the forwarded one only when `server.trustProxy` says so (docs/operations.md, "Behind nginx").
  *
  * The defaults are sized for a lab behind one NAT address, or every browser behind one nginx: 50
  * sessions started at once from one address pass. Tighten them with limits.initPerMinute and

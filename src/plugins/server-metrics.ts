@@ -145,7 +145,7 @@ export class ServerMetrics {
       },
     });
     new Gauge({
-      name: 'infinisst_device_free_memory_bytes', help: 'Free memory of each device group, where known (see README: placement)', labelNames: ['device'] as const, registers: [this.registry],
+      name: 'infinisst_device_free_memory_bytes', help: 'Free memory of each device group, where known (docs/operations.md: placement)', labelNames: ['device'] as const, registers: [this.registry],
       collect() {
         this.reset();
         for (const load of source()?.deviceLoads() ?? []) if (load.freeMemoryBytes !== null) this.set({ device: load.device }, load.freeMemoryBytes);

@@ -134,6 +134,24 @@ test('without the server tracker the client falls back to the audio sent when a 
   });
 });
 
+test('progress names each file as i/N, and a long file reports how much audio was sent', async (t) => {
+  const server = await fake(t, 'server-delays');
+  const lines: string[] = [];
+  await runEvaluation({
+    baseUrl: server.url,
+    languagePair: 'English -> German',
+    latencies: [1],
+    speed: 0,
+    items: [{ name: 'a', samples: tone(72_000), reference: 'x' }, { name: 'b', samples: tone(48_000), reference: 'y' }],
+    log: (line) => lines.push(line),
+  });
+  assert.deepEqual(lines.filter((line) => line.startsWith('m=')), ['m=1 [1/2] a (4.5 s)', 'm=1 [2/2] b (3.0 s)']);
+  const sent: number[] = [];
+  const { streamFile } = await import('../../src/evaluation/stream-client.ts');
+  await streamFile({ baseUrl: server.url, languagePair: 'English -> German', unitKind: 'word', latencyMultiplier: 1, samples: tone(72_000), speed: 0, timeoutMs: 60_000, progressEveryMs: 0, onProgress: (ms) => sent.push(ms) });
+  assert.deepEqual(sent, [960, 1920, 2880, 3840, 4500]);
+});
+
 test('a server that revises emitted text fails the evaluation', async (t) => {
   const server = await fake(t, 'revise');
   await assert.rejects(
