@@ -5,7 +5,8 @@
 import { freemem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { measureMatmulPeakGflops } from './bench/decoder-cost.ts';
-import { estimatePeakBytes, findRealTimeCapacity, resolveBenchModel, runBenchRow, type CapacityResult, type Row, type RowConfig, type SkippedRow } from './bench/engine-bench.ts';
+import { estimatePeakBytes, resolveBenchModel, runBenchRow, type Row, type RowConfig, type SkippedRow } from './bench/engine-bench.ts';
+import { findRealTimeCapacity, type CapacityResult } from './bench/rt-capacity.ts';
 
 const USAGE = `Engine benchmark: simulated sessions straight on the engine (no HTTP), one fresh engine per row.
 

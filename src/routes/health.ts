@@ -22,6 +22,7 @@ export const healthRoutes: FastifyPluginAsyncZod = async (app) => {
     const now = clock.now();
     const counts = sessions.counts();
     const loads = deviceLoadsOf(engine);
+    const pairs = engine.languagePairs();
     const summary = {
       status: sessions.admitting ? 'healthy' : 'shutting_down',
       time: Math.floor(now / 1000),
@@ -29,7 +30,7 @@ export const healthRoutes: FastifyPluginAsyncZod = async (app) => {
       scheduler_available: true,
       active_sessions_count: counts.active,
       queued_sessions_count: counts.queued,
-      language_pairs: engine.languagePairs().map((info) => ({
+      language_pairs: pairs.map((info) => ({
         language_pair: info.languagePair,
         model: info.modelName,
         device: info.device,
@@ -40,7 +41,7 @@ export const healthRoutes: FastifyPluginAsyncZod = async (app) => {
         demo: info.isDemo === true,
       })),
       // True when any served model is a random-weight demo: its output is not a translation.
-      demo_models: engine.languagePairs().some((info) => info.isDemo === true),
+      demo_models: pairs.some((info) => info.isDemo === true),
       uptime_s: Math.round((now - app.startedAtMs) / 1000),
       // While under pressure /init answers 503 (plugins/pressure.ts).
       pressure: (() => {

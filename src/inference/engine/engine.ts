@@ -12,7 +12,7 @@ import type { EngineOptions } from '../engine-options.ts';
 import type { BatchObservation, DeviceLoad, EngineObserver, PlacementOptions } from './observation.ts';
 import type { ModelPackage } from '../manifest.ts';
 import { discoverPackages } from './model-discovery.ts';
-import { checkModelsFit, planSessionSlots, sessionStateBytes, type SlotPlan } from './model-size-check.ts';
+import { checkProviderFallbacks, planGroupMemory } from './group-startup.ts';
 import type { WorkerFault, StepObservation } from '../messages.ts';
 import type { BatchingSettings, EngineStats, LanguagePairInfo, StreamListener, TranslationEngine, TranslationStream, WorkerStats } from '../translation-engine.ts';
 import { EngineStream } from '../translation-stream.ts';
@@ -25,34 +25,6 @@ import { GroupChooser, placeOnWorker } from './placement.ts';
 export type { BatchObservation, DeviceLoad, EngineObserver, PlacementOptions, PlacementStrategy } from './observation.ts';
 
 const WORKER_SCRIPT = new URL('../worker/worker-main.ts', import.meta.url);
-
-interface ProviderFallback {
-  model: string;
-  provider: string;
-  error: string;
-}
-
-/**
- * Says once per device group when a worker could not load the provider asked for first (the CUDA
- * libraries missing, say) and runs on the next one; with `requireProviders` that stops start-up.
- */
-function checkProviderFallbacks(device: string, workers: readonly WorkerHandle[], options: EngineOptions): void {
-  const fallbacks = workers.flatMap((worker) => (worker.info?.detail?.fallbacks as ProviderFallback[] | undefined) ?? []);
-  const first = fallbacks[0];
-  if (!first) return;
-  const running = [...new Set(workers.map((worker) => worker.info?.provider ?? 'none'))].join(', ');
-  const reason = first.error.split('\n')[0]?.slice(0, 300) ?? '';
-  const message = `device group ${device}: the ${first.provider} provider did not load (${reason}); its models run on ${running}`;
-  if (options.requireProviders) throw new AppError('modelInvalid', `${message}. engine.requireProviders (--require-providers) is set, so the server does not start`);
-  options.logger?.warn({ device, fallbacks }, message);
-}
-
-function slotSourceNote(source: SlotPlan['source']): string {
-  if (source === 'configured') return ' (from memoryBudgetBytes)';
-  if (source === 'measured') return ' (from the free memory measured now; set memoryBudgetBytes to fix it)';
-  if (source === 'capped') return ' (capped; the memory budget allows more)';
-  return ' (free memory unknown: a fallback; set memoryBudgetBytes)';
-}
 
 export class Engine implements TranslationEngine {
   private readonly pairToModel = new Map<string, ModelPackage>();
@@ -102,21 +74,8 @@ export class Engine implements TranslationEngine {
       for (const groupOptions of options.devices) {
         const served = packages.filter((pkg) => !groupOptions.languagePairs?.length || Object.keys(pkg.manifest.languagePairs).some((p) => groupOptions.languagePairs?.includes(p)));
         if (served.length === 0) continue;
-        // Fail with a sentence, not an allocation error deep inside onnxruntime, when the
-        // weights (loaded once per worker) do not fit the device.
-        const fit = await checkModelsFit(served, {
-          device: groupOptions.device,
-          workers: groupOptions.workers,
-          ...(groupOptions.memoryBudgetBytes !== undefined ? { budgetBytes: groupOptions.memoryBudgetBytes } : {}),
-        });
-        options.logger?.info({ device: groupOptions.device, requiredBytes: fit.requiredBytes, availableBytes: fit.availableBytes }, 'model memory check');
-        const sessionBytes = Math.max(...served.map((pkg) => sessionStateBytes(pkg.manifest, options.beamSize ?? pkg.manifest.generation.beamSize)));
-        const slots = planSessionSlots(fit, groupOptions.workers, sessionBytes);
-        options.logger?.info(
-          { device: groupOptions.device, sessionBytes, slotsPerWorker: slots.slotsPerWorker, workers: groupOptions.workers, sessionBudgetBytes: slots.sessionBudgetBytes, source: slots.source },
-          `session capacity on ${groupOptions.device}: ${slots.slotsPerWorker * groupOptions.workers} sessions (${slots.slotsPerWorker} per worker × ${groupOptions.workers}) of ${(sessionBytes / 2 ** 20).toFixed(2)} MiB each${slotSourceNote(slots.source)}`,
-        );
-        const group: DeviceGroup = { options: groupOptions, workers: [], models: new Map(served.map((pkg) => [pkg.manifest.name, pkg])), openStreams: 0, slotsPerWorker: slots.slotsPerWorker, liveWaiters: new Set() };
+        const slotsPerWorker = await planGroupMemory(served, groupOptions, options);
+        const group: DeviceGroup = { options: groupOptions, workers: [], models: new Map(served.map((pkg) => [pkg.manifest.name, pkg])), openStreams: 0, slotsPerWorker, liveWaiters: new Set() };
         groups.push(group);
         for (let index = 0; index < groupOptions.workers; index++) group.workers.push(engine.newWorker(group, index, served));
         const started = await Promise.allSettled(group.workers.map((worker) => worker.start()));
