@@ -23,13 +23,6 @@ export function deltaFrame(offset: number, text: string): string {
   return `DELTA:${offset}:${text}`;
 }
 
-/** The offset and text of a delta frame, or null when `raw` is not one. */
-export function parseDeltaFrame(raw: string): { offset: number; text: string } | null {
-  const match = /^DELTA:(\d{1,15}):/.exec(raw);
-  if (!match) return null;
-  return { offset: Number(match[1]), text: raw.slice(match[0].length) };
-}
-
 /** Length of the common prefix of two strings (UTF-16 units), never splitting a surrogate pair. */
 export function commonPrefixLength(a: string, b: string): number {
   if (b.startsWith(a)) return a.length;
