@@ -28,8 +28,9 @@ function t_after(session: { release(): Promise<void> }) {
 test('an engine configured for a GPU device reports the provider that actually loaded', async (t) => {
   const engine = await startEngine({ devices: [{ device: 'cuda:0', workers: 1, intraOpThreads: 1, languagePairs: ['English -> German'] }], executionProviders: ['cuda', 'cpu'] });
   t.after(() => engine.close());
-  const loaded = hasNvidiaGpu() ? 'cuda' : 'cpu';
-  assert.deepEqual(engine.languagePairs().filter((p) => engine.isServed(p.languagePair)).map((p) => [p.languagePair, p.device, p.provider]), [['English -> German', 'cuda:0', loaded]]);
+  // Without a GPU the group is named by what it runs on, not by the device it was configured for.
+  const [name, loaded] = hasNvidiaGpu() ? ['cuda:0', 'cuda'] : ['cpu (fallback for cuda:0)', 'cpu'];
+  assert.deepEqual(engine.languagePairs().filter((p) => engine.isServed(p.languagePair)).map((p) => [p.languagePair, p.device, p.provider]), [['English -> German', name, loaded]]);
 });
 
 test('model state stays bounded by the cache windows over an hour of audio', async (t) => {
@@ -120,6 +121,10 @@ test('a GPU group whose CUDA provider does not load says so once, and fails star
   }
   assert.equal(said.length, 1, 'once for the group, not once per worker or model');
   assert.match(said[0]?.message ?? '', /^device group cuda:0: the cuda provider did not load \(.+\); its models run on cpu$/);
+  // Named by what it runs on, wherever the group shows (health, metrics, the ready line).
+  assert.deepEqual(engine.languagePairs().filter((info) => engine.isServed(info.languagePair)).map((info) => info.device), ['cpu (fallback for cuda:0)']);
+  assert.deepEqual(engine.deviceLoads().map((load) => load.device), ['cpu (fallback for cuda:0)']);
+  assert.deepEqual([...new Set(engine.stats().workers.map((worker) => worker.device))], ['cpu (fallback for cuda:0)']);
   await assert.rejects(
     startEngine({ devices, executionProviders: ['cuda', 'cpu'], requireProviders: true }),
     /device group cuda:0: the cuda provider did not load .*; its models run on cpu\. engine\.requireProviders \(--require-providers\) is set, so the server does not start/,

@@ -38,7 +38,7 @@ export function deviceLoadsOf(groups: readonly DeviceGroup[], freeMemoryBytes: (
   return groups.map((group) => {
     const phases = group.workers.flatMap((worker) => [...worker.modelStats().values()].flatMap((stats) => Object.values(stats)));
     return {
-      device: group.options.device,
+      device: group.name,
       languagePairs: [...group.models.values()].flatMap((pkg) => Object.keys(pkg.manifest.languagePairs)),
       workers: group.workers.length,
       liveWorkers: group.workers.filter((worker) => worker.state === 'live').length,

@@ -12,7 +12,7 @@ import type { EngineOptions } from '../engine-options.ts';
 import type { BatchObservation, DeviceLoad, EngineObserver, PlacementOptions } from './observation.ts';
 import type { ModelPackage } from '../manifest.ts';
 import { discoverPackages } from './model-discovery.ts';
-import { checkProviderFallbacks, planGroupMemory } from './group-startup.ts';
+import { checkProviderFallbacks, planGroupMemory, runningGroupName } from './group-startup.ts';
 import type { WorkerFault, StepObservation } from '../messages.ts';
 import type { BatchingSettings, EngineStats, LanguagePairInfo, StreamListener, TranslationEngine, TranslationStream, WorkerStats } from '../translation-engine.ts';
 import { EngineStream } from '../translation-stream.ts';
@@ -75,7 +75,7 @@ export class Engine implements TranslationEngine {
         const served = packages.filter((pkg) => !groupOptions.languagePairs?.length || Object.keys(pkg.manifest.languagePairs).some((p) => groupOptions.languagePairs?.includes(p)));
         if (served.length === 0) continue;
         const slotsPerWorker = await planGroupMemory(served, groupOptions, options);
-        const group: DeviceGroup = { options: groupOptions, workers: [], models: new Map(served.map((pkg) => [pkg.manifest.name, pkg])), openStreams: 0, slotsPerWorker, liveWaiters: new Set() };
+        const group: DeviceGroup = { options: groupOptions, name: groupOptions.device, workers: [], models: new Map(served.map((pkg) => [pkg.manifest.name, pkg])), openStreams: 0, slotsPerWorker, liveWaiters: new Set() };
         groups.push(group);
         for (let index = 0; index < groupOptions.workers; index++) group.workers.push(engine.newWorker(group, index, served));
         const started = await Promise.allSettled(group.workers.map((worker) => worker.start()));
@@ -83,6 +83,7 @@ export class Engine implements TranslationEngine {
         if (failure) throw failure.reason;
         options.logger?.info({ device: groupOptions.device, workers: group.workers.map((w) => ({ id: w.index, provider: w.info?.provider })) }, 'workers started');
         checkProviderFallbacks(groupOptions.device, group.workers, options);
+        group.name = runningGroupName(groupOptions.device, group.workers);
       }
     } catch (error) {
       await Promise.allSettled(groups.flatMap((group) => group.workers.map((worker) => worker.close(0))));
@@ -142,7 +143,7 @@ export class Engine implements TranslationEngine {
   private observeBatch(group: DeviceGroup, worker: WorkerHandle, step: StepObservation): void {
     if (this.observers.size === 0) return;
     const { failedItems, ...batch } = step;
-    const observation: BatchObservation = { ...batch, device: group.options.device, ok: failedItems === 0 };
+    const observation: BatchObservation = { ...batch, device: group.name, ok: failedItems === 0 };
     this.notify((o) => o.onBatch?.(observation));
   }
 
@@ -191,7 +192,7 @@ export class Engine implements TranslationEngine {
       return {
         languagePair,
         modelName: pkg.manifest.name,
-        device: group?.options.device ?? 'none',
+        device: group?.name ?? 'none',
         provider: worker?.info?.provider ?? 'unknown',
         maxLatencyMultiplier: pkg.manifest.audio.maxLatencyMultiplier,
         isDemo: pkg.manifest.demo,
@@ -222,7 +223,7 @@ export class Engine implements TranslationEngine {
       joiner: pair.targetJoiner,
       highWaterSamples: this.options.streamHighWaterMs * 16,
       maxPendingSamples: this.options.streamMaxPendingMs * 16,
-      listener: this.observedListener(options.languagePair, group.options.device, options.listener),
+      listener: this.observedListener(options.languagePair, group.name, options.listener),
       now: () => performance.now(),
       onChunkSettled: (ok) => (ok ? this.chunksProcessed++ : this.chunkErrors++),
       onClosed: () => {
@@ -282,7 +283,7 @@ export class Engine implements TranslationEngine {
           const stats = worker.modelStats().get(model);
           return stats ? [stats] : [];
         });
-        models[many ? `${model}@${group.options.device}` : model] = {
+        models[many ? `${model}@${group.name}` : model] = {
           languagePairs: Object.keys(pkg.manifest.languagePairs),
           prefill: sumPhases(perWorker.flatMap((stats) => (stats.prefill ? [stats.prefill] : []))),
           decode: sumPhases(perWorker.flatMap((stats) => (stats.decode ? [stats.decode] : []))),
@@ -291,7 +292,7 @@ export class Engine implements TranslationEngine {
     }
     const workers: WorkerStats[] = this.groups.flatMap((group) => group.workers.map((worker) => ({
       id: worker.index,
-      device: worker.info?.device ?? group.options.device,
+      device: group.name,
       provider: worker.info?.provider ?? 'unknown',
       busy: worker.isBusy,
       restarts: worker.restarts,

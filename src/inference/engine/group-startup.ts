@@ -49,6 +49,18 @@ export function checkProviderFallbacks(device: string, workers: readonly WorkerH
   options.logger?.warn({ device, fallbacks }, message);
 }
 
+/**
+ * The name a device group goes by once its workers run: its device when they run on it, else what
+ * they run on, so `/health`, `/metrics` and the logs never call a group that fell back to the CPU
+ * "cuda:0".
+ */
+export function runningGroupName(device: string, workers: readonly WorkerHandle[]): string {
+  if (device === 'cpu') return device;
+  const providers = [...new Set(workers.map((worker) => worker.info?.provider ?? 'none'))];
+  const onDevice = providers.every((provider) => provider.split(',').includes(device.split(':')[0] ?? device));
+  return onDevice ? device : `${providers.join('+')} (fallback for ${device})`;
+}
+
 function slotSourceNote(source: SlotPlan['source']): string {
   if (source === 'configured') return ' (from memoryBudgetBytes)';
   if (source === 'measured') return ' (from the free memory measured now; set memoryBudgetBytes to fix it)';

@@ -58,11 +58,11 @@ export async function placeOnWorker(group: DeviceGroup, stream: string, options:
       clearTimeout(timer);
       const worker = pick();
       if (worker) resolve(worker);
-      else reject(new AppError('workerFailed', `no inference worker on ${group.options.device} is running`));
+      else reject(new AppError('workerFailed', `no inference worker on ${group.name} is running`));
     };
     const timer = setTimeout(() => {
       group.liveWaiters.delete(wake);
-      reject(new AppError('deadlineExceeded', `no inference worker on ${group.options.device} came back within ${options.deadlineMs} ms`));
+      reject(new AppError('deadlineExceeded', `no inference worker on ${group.name} came back within ${options.deadlineMs} ms`));
     }, options.deadlineMs);
     group.liveWaiters.add(wake);
   });

@@ -13,6 +13,8 @@ import type { WorkerHandle } from './worker-handle.ts';
 /** One device group: its workers and the models they all load. */
 export interface DeviceGroup {
   options: DeviceGroupOptions;
+  /** What the group is called outside the engine: its device, or what it fell back to (runningGroupName). */
+  name: string;
   workers: WorkerHandle[];
   models: Map<string, ModelPackage>;
   openStreams: number;
