@@ -30,8 +30,9 @@ async function twoGpuEngine(t: TestContext, placement: PlacementOptions, devices
   return engine;
 }
 
+/** Open streams per configured device (the groups run on the CPU here, and are named so: `cpu (configured as cuda:0)`). */
 function openStreams(engine: Engine): Record<string, number> {
-  return Object.fromEntries(engine.deviceLoads().map((load) => [load.device, load.openStreams]));
+  return Object.fromEntries(engine.deviceLoads().map((load) => [/\(configured as (cuda:\d+)\)$/.exec(load.device)?.[1] ?? load.device, load.openStreams]));
 }
 
 test('least-loaded placement balances open streams over the groups serving a pair', async (t) => {
@@ -70,7 +71,7 @@ test('most-free-memory placement follows the memory probe and falls back to leas
   free['cuda:0'] = null;
   engine.openStream({ languagePair: german, latencyMultiplier: 2 });
   assert.deepEqual(openStreams(engine), { 'cuda:0': 2, 'cuda:1': 2 }, 'unknown memory: least-loaded');
-  assert.equal(engine.deviceLoads().find((load) => load.device === 'cuda:1')?.freeMemoryBytes, 6e9, 'reported per device');
+  assert.equal(engine.deviceLoads().find((load) => load.device === 'cpu (configured as cuda:1)')?.freeMemoryBytes, 6e9, 'reported per device');
 });
 
 test('a pair → GPU map limits where a pair may be placed', async (t) => {

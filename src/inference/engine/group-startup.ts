@@ -51,14 +51,17 @@ export function checkProviderFallbacks(device: string, workers: readonly WorkerH
 
 /**
  * The name a device group goes by once its workers run: its device when they run on it, else what
- * they run on, so `/health`, `/metrics` and the logs never call a group that fell back to the CPU
- * "cuda:0".
+ * they run on and why, so `/health`, `/metrics` and the logs never call a group that runs on the
+ * CPU "cuda:0" (`cpu (fallback for cuda:0)`: CUDA did not load; `cpu (configured as cuda:0)`: the
+ * provider list did not ask for CUDA).
  */
 export function runningGroupName(device: string, workers: readonly WorkerHandle[]): string {
   if (device === 'cpu') return device;
   const providers = [...new Set(workers.map((worker) => worker.info?.provider ?? 'none'))];
-  const onDevice = providers.every((provider) => provider.split(',').includes(device.split(':')[0] ?? device));
-  return onDevice ? device : `${providers.join('+')} (fallback for ${device})`;
+  const kind = device.split(':')[0] ?? device;
+  if (providers.every((provider) => provider.split(',').includes(kind))) return device;
+  const fellBack = workers.some((worker) => ((worker.info?.detail?.fallbacks as unknown[] | undefined) ?? []).length > 0);
+  return `${providers.join('+')} (${fellBack ? 'fallback for' : 'configured as'} ${device})`;
 }
 
 function slotSourceNote(source: SlotPlan['source']): string {
