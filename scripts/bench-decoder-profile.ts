@@ -6,11 +6,11 @@
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { measureMatmulPeakGflops } from './bench/decoder-cost.ts';
 import { resolveBenchModel } from './bench/engine-bench.ts';
 import { arenaLayoutFor } from '../src/inference/worker/slot-arena.ts';
+import { DEFAULT_LANGUAGE_PAIR, parseCommandLine, SHARED_FLAGS_NOTE, usageError } from './command-line.ts';
 
 const USAGE = `Decoder profile: onnxruntime's per-operator times for one decode step of a full batch.
 
@@ -22,9 +22,12 @@ Usage: npm run bench:profile -- [options]
   --context 10,1000         committed tokens per session (comma list, one profile each)
   --suffix 5                tokens of the current chunk per beam
   --runs 20                 profiled steps per context (after 3 unprofiled warm-up steps)
+  -h, --help                this text
 
 Prints, per context: ms per step, and the share of it spent in the weight MatMuls (their
-GFLOP/s against one thread's matmul peak), the attention MatMuls, Softmax, and everything else.`;
+GFLOP/s against one thread's matmul peak), the attention MatMuls, Softmax, and everything else.
+
+${SHARED_FLAGS_NOTE}`;
 
 interface ProfileEvent {
   cat?: string;
@@ -70,25 +73,18 @@ function feedsFor(m: Awaited<ReturnType<typeof resolveBenchModel>>['pkg']['manif
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      model: { type: 'string', default: 'bench' },
-      sessions: { type: 'string', default: '32' },
-      beam: { type: 'string', default: '4' },
-      context: { type: 'string', default: '10,1000' },
-      suffix: { type: 'string', default: '5' },
-      runs: { type: 'string', default: '20' },
-      help: { type: 'boolean', default: false },
-    },
+  const { values } = parseCommandLine('bench:profile', USAGE, {
+    model: { type: 'string', default: 'bench' },
+    sessions: { type: 'string', default: '32' },
+    beam: { type: 'string', default: '4' },
+    context: { type: 'string', default: '10,1000' },
+    suffix: { type: 'string', default: '5' },
+    runs: { type: 'string', default: '20' },
   });
-  if (values.help) {
-    console.log(USAGE);
-    return;
-  }
   const [sessions, beams, suffix, runs] = [values.sessions, values.beam, values.suffix, values.runs].map(Number);
   const contexts = values.context.split(',').map(Number);
-  if (![sessions, beams, suffix, runs, ...contexts].every((n) => Number.isInteger(n) && (n ?? 0) > 0)) throw new Error('bench:profile: --sessions, --beam, --context, --suffix and --runs take positive integers');
-  const model = await resolveBenchModel(values.model, 'English -> German');
+  if (![sessions, beams, suffix, runs, ...contexts].every((n) => Number.isInteger(n) && (n ?? 0) > 0)) usageError('bench:profile', '--sessions, --beam, --context, --suffix and --runs take positive integers');
+  const model = await resolveBenchModel(values.model, DEFAULT_LANGUAGE_PAIR);
   const m = model.pkg.manifest;
   if (m.decoder.cacheLayout !== 'slots') throw new Error(`bench:profile: ${model.pkg.dir} uses the ${m.decoder.cacheLayout} layout; profile a slots decoder`);
   const peak = await measureMatmulPeakGflops(model.decoder);

@@ -2,11 +2,12 @@
  * Engine benchmark (no HTTP), measured against the machine's own limit. See USAGE below, or run
  * `npm run bench:engine -- --help`.
  */
+import { writeFile } from 'node:fs/promises';
 import { freemem } from 'node:os';
-import { parseArgs } from 'node:util';
 import { measureMatmulPeakGflops } from './bench/decoder-cost.ts';
 import { estimatePeakBytes, resolveBenchModel, runBenchRow, type Row, type RowConfig, type SkippedRow } from './bench/engine-bench.ts';
 import { findRealTimeCapacity, type CapacityResult } from './bench/rt-capacity.ts';
+import { DEFAULT_LANGUAGE_PAIR, parseCommandLine, SHARED_FLAGS_NOTE, usageError } from './command-line.ts';
 
 const USAGE = `Engine benchmark: simulated sessions straight on the engine (no HTTP), one fresh engine per row.
 
@@ -38,8 +39,9 @@ Usage: npm run bench:engine -- [options]
   --param-bytes 4           bytes per decoder weight, for the FLOP count (2 for an fp16 export)
   --memory-budget-mib N     skip a row whose estimated peak memory exceeds this (default: half
                             the free memory now)
-  --json                    print only the JSON line of rows
-  --help                    this text
+  --json FILE               also write every row as JSON to FILE
+  --quiet                   print only the last line (every row as JSON)
+  -h, --help                this text
 
 Every row reports, beside throughput and latency: decodeRows, decodeRowsPerWorkerSecond,
 decodeGflopsPerWorker (decode FLOPs: 2 × decoder parameters per row plus attention over each row's
@@ -50,7 +52,9 @@ row: beams of finished sessions and slot-range holes are computed for nothing), 
 between the main thread and the workers while timed — chunks, results, batch reports — per decode
 row), cacheBytesCopiedPerDecodeRow (cache bytes copied
 to build and unpack batch tensors), eventLoopP99Ms (main thread), peakRssMiB and
-estimatedPeakMiB. The last line is every row as JSON.`;
+estimatedPeakMiB. The last line is every row as JSON.
+
+${SHARED_FLAGS_NOTE}`;
 
 class UsageError extends Error {}
 
@@ -72,41 +76,31 @@ function single<T>(name: string, text: string, parse: (item: string) => T | unde
   return value;
 }
 
-function parseCommandLine(argv: string[]) {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        model: { type: 'string', default: 'tiny' },
-        pair: { type: 'string', default: 'English -> German' },
-        sessions: { type: 'string', default: '1,8,32' },
-        batching: { type: 'string', default: 'on,off' },
-        beam: { type: 'string', default: '4' },
-        'warm-tokens': { type: 'string', default: '0' },
-        modes: { type: 'string', default: 'capacity,real-time' },
-        'rt-max-sessions': { type: 'string', default: '512' },
-        seconds: { type: 'string', default: '20' },
-        'rt-seconds': { type: 'string', default: '12' },
-        workers: { type: 'string', default: '2' },
-        threads: { type: 'string', default: '1' },
-        latency: { type: 'string', default: '2' },
-        'wait-ms': { type: 'string', default: '100' },
-        'param-bytes': { type: 'string', default: '4' },
-        'memory-budget-mib': { type: 'string' },
-        json: { type: 'boolean', default: false },
-        help: { type: 'boolean', default: false },
-      },
-    });
-  } catch (error) {
-    throw new UsageError((error as Error).message.split('\n')[0] ?? 'bad arguments');
-  }
+function benchOptions() {
+  const parsed = parseCommandLine('bench:engine', USAGE, {
+    model: { type: 'string', default: 'tiny' },
+    pair: { type: 'string', default: DEFAULT_LANGUAGE_PAIR },
+    sessions: { type: 'string', default: '1,8,32' },
+    batching: { type: 'string', default: 'on,off' },
+    beam: { type: 'string', default: '4' },
+    'warm-tokens': { type: 'string', default: '0' },
+    modes: { type: 'string', default: 'capacity,real-time' },
+    'rt-max-sessions': { type: 'string', default: '512' },
+    seconds: { type: 'string', default: '20' },
+    'rt-seconds': { type: 'string', default: '12' },
+    workers: { type: 'string', default: '2' },
+    threads: { type: 'string', default: '1' },
+    latency: { type: 'string', default: '2' },
+    'wait-ms': { type: 'string', default: '100' },
+    'param-bytes': { type: 'string', default: '4' },
+    'memory-budget-mib': { type: 'string' },
+    json: { type: 'string' },
+    quiet: { type: 'boolean', default: false },
+  });
   const v = parsed.values;
   return {
-    help: v.help,
     json: v.json,
+    quiet: v.quiet,
     model: v.model,
     pair: v.pair,
     sessions: list('sessions', v.sessions, positiveInt),
@@ -152,17 +146,12 @@ const COLUMNS: [string, (row: Row) => string, number][] = [
 async function main(): Promise<void> {
   let options;
   try {
-    options = parseCommandLine(process.argv.slice(2));
+    options = benchOptions();
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
-    console.error(`bench:engine: ${error.message} (see --help)`);
-    process.exit(2);
+    usageError('bench:engine', error.message);
   }
-  if (options.help) {
-    console.log(USAGE);
-    return;
-  }
-  const say = options.json ? () => {} : (line: string) => console.log(line);
+  const say = options.quiet ? () => {} : (line: string) => console.log(line);
   let model;
   try {
     model = await resolveBenchModel(options.model, options.pair, options.paramBytes);
@@ -219,6 +208,7 @@ async function main(): Promise<void> {
     }
   }
   console.log(JSON.stringify(rows));
+  if (options.json !== undefined) await writeFile(options.json, `${JSON.stringify(rows, null, 2)}\n`, 'utf8');
 }
 
 await main();

@@ -4,7 +4,7 @@
  * back as translation frames. Prints one pass/fail line per check and `N passed, M failed`;
  * exits 0 only if everything passed.
  *
- *   npm run check-api -- --url http://127.0.0.1:8000 [--wav speech.wav] [--language-pair "English -> Chinese"]
+ *   npm run check-api -- --url http://127.0.0.1:8000 [--audio speech.wav] [--pair "English -> German"]
  *                        [--admin-token TOKEN]
  *
  * Reconfiguration checks restore the batching settings they found.
@@ -17,7 +17,7 @@ import { promisify } from 'node:util';
 import { BASE_FRAME_SAMPLES, openTranslationSocket } from '../src/client/translation-client.ts';
 import type { TranslationFrame, TranslationSocket } from '../src/client/translation-client.ts';
 import { decodeWav } from '../src/evaluation/wav.ts';
-import { parseCommandLine, usageError } from './command-line.ts';
+import { DEFAULT_LANGUAGE_PAIR, DEFAULT_SERVER_URL, parseCommandLine, SHARED_FLAGS_NOTE, usageError } from './command-line.ts';
 
 const run = promisify(execFile);
 const USAGE = `End-to-end check of a running server: every route in both parameter styles, the static
@@ -25,23 +25,27 @@ assets and one real WebSocket stream. Prints one line per check and "N passed, M
 
 Usage: npm run check-api -- [options]
   --url URL                 server (default http://127.0.0.1:8000)
-  --wav FILE                16 kHz speech to stream (default: one made with espeak-ng)
-  --language-pair "A -> B"  (default "English -> Chinese")
+  --audio FILE              speech WAV to stream (default: one made with espeak-ng)
+  --pair "A -> B"           language pair (default "English -> German")
   --admin-token TOKEN       for a server with admin.token set
-  --timeout-ms N            per check (default 120000)
-  --help                    this text`;
+  --timeout S               per check, seconds (default 120; --timeout-ms N, the old flag, in ms)
+  -h, --help                this text
+
+${SHARED_FLAGS_NOTE}`;
 
 const { values: args } = parseCommandLine('check-api', USAGE, {
-  url: { type: 'string', default: 'http://127.0.0.1:8000' },
-  wav: { type: 'string' },
-  'language-pair': { type: 'string', default: 'English -> Chinese' },
+  url: { type: 'string', default: DEFAULT_SERVER_URL },
+  audio: { type: 'string' },
+  pair: { type: 'string', default: DEFAULT_LANGUAGE_PAIR },
   'admin-token': { type: 'string' },
-  'timeout-ms': { type: 'string', default: '120000' },
+  timeout: { type: 'string' },
+  'timeout-ms': { type: 'string' },
 });
-const base = (args.url ?? 'http://127.0.0.1:8000').replace(/\/+$/, '');
-const pair = args['language-pair'] ?? 'English -> Chinese';
-const timeoutMs = Number(args['timeout-ms']);
-if (!(timeoutMs > 0)) usageError('check-api', `--timeout-ms must be a positive number, got "${args['timeout-ms']}"`);
+const base = (args.url ?? DEFAULT_SERVER_URL).replace(/\/+$/, '');
+const pair = args.pair ?? DEFAULT_LANGUAGE_PAIR;
+if (args.timeout !== undefined && args['timeout-ms'] !== undefined) usageError('check-api', '--timeout and --timeout-ms are the same flag; give one');
+const timeoutMs = args['timeout-ms'] !== undefined ? Number(args['timeout-ms']) : 1000 * Number(args.timeout ?? '120');
+if (!(timeoutMs > 0)) usageError('check-api', `--timeout must be a positive number of seconds, got "${args.timeout ?? args['timeout-ms']}"`);
 const adminHeaders: Record<string, string> = args['admin-token'] ? { authorization: `Bearer ${args['admin-token']}` } : {};
 
 let passed = 0;
@@ -124,7 +128,7 @@ async function speech(): Promise<{ samples: Float32Array; source: string }> {
     for (let i = 0; i < out.length; i++) out[i] = wav.samples[Math.floor(i * step)] ?? 0;
     return out;
   };
-  if (args.wav) return { samples: toMono16k(await readFile(args.wav)), source: args.wav };
+  if (args.audio) return { samples: toMono16k(await readFile(args.audio)), source: args.audio };
   const dir = await mkdtemp(join(tmpdir(), 'check-api-'));
   try {
     const raw = join(dir, 'raw.wav');

@@ -9,11 +9,11 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { loadEvalItems } from '../src/evaluation/eval-inputs.ts';
 import { formatReport } from '../src/evaluation/eval-report.ts';
 import { runEvaluation } from '../src/evaluation/eval-runner.ts';
 import { parseLanguagePair } from '../src/evaluation/language.ts';
+import { DEFAULT_LANGUAGE_PAIR, DEFAULT_SERVER_URL, parseCommandLine, SHARED_FLAGS_NOTE } from './command-line.ts';
 
 const USAGE = `Usage: npm run eval -- [options]
   --audio PATH     folder of 16 kHz .wav files, one .wav, or a list file (default samples/eval/wav)
@@ -24,7 +24,10 @@ const USAGE = `Usage: npm run eval -- [options]
   --url URL        server base URL (default http://127.0.0.1:8000)
   --json FILE      also write the report as JSON
   --timeout S      extra seconds to wait for PROCESSING_COMPLETE per file (default 120)
-  --quiet          no progress lines`;
+  --quiet          no progress lines
+  -h, --help       this text
+
+${SHARED_FLAGS_NOTE}`;
 
 class UsageError extends Error {}
 
@@ -43,27 +46,18 @@ function parseLatencies(raw: string): number[] {
   });
 }
 
-async function main(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv.filter((arg) => arg !== '--'),
-    options: {
-      audio: { type: 'string' },
-      refs: { type: 'string' },
-      pair: { type: 'string', default: 'English -> German' },
-      latency: { type: 'string', default: '2' },
-      speed: { type: 'string', default: '1' },
-      url: { type: 'string', default: 'http://127.0.0.1:8000' },
-      json: { type: 'string' },
-      timeout: { type: 'string', default: '120' },
-      quiet: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-    strict: true,
+async function main(): Promise<number> {
+  const { values } = parseCommandLine('eval', USAGE, {
+    audio: { type: 'string' },
+    refs: { type: 'string' },
+    pair: { type: 'string', default: DEFAULT_LANGUAGE_PAIR },
+    latency: { type: 'string', default: '2' },
+    speed: { type: 'string', default: '1' },
+    url: { type: 'string', default: DEFAULT_SERVER_URL },
+    json: { type: 'string' },
+    timeout: { type: 'string', default: '120' },
+    quiet: { type: 'boolean', default: false },
   });
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
   const pair = parseLanguagePair(values.pair);
   if (!pair.targetCode && values.refs === undefined) throw new UsageError(`unknown target language in "${values.pair}"; pass --refs`);
   const audio = values.audio ?? resolve('samples/eval/wav');
@@ -95,10 +89,10 @@ async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-main(process.argv.slice(2)).then(
+main().then(
   (code) => process.exit(code),
   (error: unknown) => {
-    const isUsage = error instanceof UsageError || (error instanceof TypeError && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS'));
+    const isUsage = error instanceof UsageError;
     const message = error instanceof Error ? (error.message.split('\n')[0] ?? '').replace(/\. To specify a positional argument.*$/, '') : String(error);
     console.error(`eval: ${message}${isUsage ? ' (see --help)' : ''}`);
     process.exit(isUsage ? 2 : 1);

@@ -6,7 +6,7 @@
  * PROCESSING_COMPLETE.
  *
  *   npm run load -- --url http://127.0.0.1:8000 --sessions 50 --speed 1 --seconds 60
- *     [--pair "English -> German"] [--multiplier 2] [--wav FILE] [--ramp-seconds N]
+ *     [--pair "English -> German"] [--latency 2] [--audio FILE] [--ramp-seconds N]
  *
  * Prints: frame-to-text lag percentiles (server side, every chunk: from /metrics), the drain time
  * after the last frame per session (client side), ping round trips, errors, sessions without
@@ -18,7 +18,7 @@ import { resolve } from 'node:path';
 import { BASE_FRAME_SAMPLES, createSession, deleteSession, openTranslationSocket, ping as pingSession } from '../src/client/translation-client.ts';
 import type { TranslationSocket } from '../src/client/translation-client.ts';
 import { decodeWav } from '../src/evaluation/wav.ts';
-import { parseCommandLine, usageError } from './command-line.ts';
+import { DEFAULT_LANGUAGE_PAIR, DEFAULT_SERVER_URL, parseCommandLine, SHARED_FLAGS_NOTE, usageError } from './command-line.ts';
 
 const USAGE = `Load test of a running server: sessions made as the page makes them, speech at --speed x real time.
 
@@ -28,37 +28,39 @@ Usage: npm run load -- [options]
   --speed S                     audio pace, x real time (default 1)
   --seconds T                   audio per session (default 30)
   --pair "A -> B"               language pair (default "English -> German")
-  --multiplier M                latency multiplier (default 2)
-  --wav FILE                    16 kHz mono speech, looped (default: samples/eval/wav)
+  --latency M                   latency multiplier: chunks of 960 ms x M (default 2)
+  --audio FILE                  16 kHz mono speech WAV, looped (default: samples/eval/wav)
   --ramp-seconds N              spread session starts over N s (default min(10, seconds / 4))
-  --drain-timeout-seconds N     wait this long for the last text (default 120)
-  --help                        this text
+  --timeout S                   after the last frame, wait this long for the last text (default 120)
+  -h, --help                    this text
 
 Exits 1 if a session failed. The server's per-address limits must leave room for --sessions
-(see README, Operations).`;
+(see docs/operations.md).
+
+${SHARED_FLAGS_NOTE}`;
 
 const { values: args } = parseCommandLine('load', USAGE, {
-  url: { type: 'string', default: 'http://127.0.0.1:8000' },
+  url: { type: 'string', default: DEFAULT_SERVER_URL },
   sessions: { type: 'string', default: '10' },
   speed: { type: 'string', default: '1' },
   seconds: { type: 'string', default: '30' },
-  pair: { type: 'string', default: 'English -> German' },
-  multiplier: { type: 'string', default: '2' },
-  wav: { type: 'string' },
+  pair: { type: 'string', default: DEFAULT_LANGUAGE_PAIR },
+  latency: { type: 'string', default: '2' },
+  audio: { type: 'string' },
   'ramp-seconds': { type: 'string' },
-  'drain-timeout-seconds': { type: 'string', default: '120' },
+  timeout: { type: 'string', default: '120' },
 });
 const baseUrl = (args.url ?? '').replace(/\/$/, '');
 const sessionCount = Number(args.sessions);
 const speed = Number(args.speed);
 const seconds = Number(args.seconds);
-const multiplier = Number(args.multiplier);
+const multiplier = Number(args.latency);
 const rampMs = 1000 * Number(args['ramp-seconds'] ?? Math.min(10, seconds / 4));
-const drainTimeoutMs = 1000 * Number(args['drain-timeout-seconds']);
+const drainTimeoutMs = 1000 * Number(args.timeout);
 const frameSamples = BASE_FRAME_SAMPLES * multiplier;
 const frameIntervalMs = (frameSamples / 16) / speed;
-for (const [name, value] of Object.entries({ sessionCount, speed, seconds, multiplier, rampMs })) {
-  if (!Number.isFinite(value) || value < 0 || (name !== 'rampMs' && value === 0)) usageError('load', `invalid --${name}: ${value}`);
+for (const [name, value] of Object.entries({ sessions: sessionCount, speed, seconds, latency: multiplier, 'ramp-seconds': rampMs / 1000, timeout: drainTimeoutMs / 1000 })) {
+  if (!Number.isFinite(value) || value < 0 || (name !== 'ramp-seconds' && value === 0)) usageError('load', `invalid --${name}: ${value}`);
 }
 
 interface SessionResult {
@@ -75,7 +77,7 @@ interface SessionResult {
 }
 
 async function speechAudio(): Promise<Float32Array> {
-  const files = args.wav ? [resolve(args.wav)] : ['01-weather', '02-coffee', '03-train', '04-latency', '05-thanks'].map((n) => resolve('samples/eval/wav', `${n}.wav`));
+  const files = args.audio ? [resolve(args.audio)] : ['01-weather', '02-coffee', '03-train', '04-latency', '05-thanks'].map((n) => resolve('samples/eval/wav', `${n}.wav`));
   const parts = await Promise.all(files.map(async (file) => {
     const wav = decodeWav(await readFile(file));
     if (wav.sampleRateHz !== 16_000) throw new Error(`${file}: ${wav.sampleRateHz} Hz; 16 kHz mono is needed (sox in.wav -r 16000 -c 1 out.wav)`);

@@ -3,12 +3,12 @@
  * and print the growing translation; optionally write SRT/VTT subtitles. See --help.
  */
 import { writeFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import { formatSrt, formatVtt, timestamp } from '../src/media/subtitles.ts';
 import { translateFile } from '../src/media/translate-client.ts';
 import { demoPairs } from '../src/client/translation-client.ts';
+import { DEFAULT_LANGUAGE_PAIR, DEFAULT_SERVER_URL, parseCommandLine, SHARED_FLAGS_NOTE, usageError } from './command-line.ts';
 
-const help = `Usage: npm run translate -- FILE [options]
+const USAGE = `Usage: npm run translate -- FILE [options]   (or --audio FILE)
 
 Streams FILE (any audio/video format ffmpeg reads) through a running infinisst-serve server and
 prints the translation as it grows, with the audio position of every addition.
@@ -19,8 +19,8 @@ page and the evaluation clients do, so what it measures is the real server (HTTP
 session manager, batcher, workers, models), not an in-process shortcut.
 
 Options:
-  --pair "English -> German"   language pair (default "English -> Chinese")
-  --latency N                   latency multiplier: frames of 15 360 x N samples (default 2)
+  --pair "A -> B"               language pair (default "English -> German")
+  --latency M                   latency multiplier: chunks of 960 ms x M (default 2)
   --srt FILE                    write SubRip subtitles
   --vtt FILE                    write WebVTT subtitles
   --url URL                     server (default http://127.0.0.1:8000)
@@ -35,11 +35,11 @@ Options:
 
 Each subtitle cue is the text one translation frame added, from the audio position when that
 frame arrived (paced: playback time; fast: end of the chunk it answered) to the next frame.
-`;
+
+${SHARED_FLAGS_NOTE}`;
 
 function fail(message: string): never {
-  process.stderr.write(`translate: ${(message.split('\n')[0] ?? '').replace(/\. To specify a positional argument.*$/, '')} (see --help)\n`);
-  process.exit(2);
+  return usageError('translate', message);
 }
 
 function positiveNumber(name: string, value: string | undefined, fallback: number | undefined): number | undefined {
@@ -50,25 +50,13 @@ function positiveNumber(name: string, value: string | undefined, fallback: numbe
 }
 
 async function main(): Promise<void> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      allowPositionals: true,
-      options: {
-        pair: { type: 'string' }, latency: { type: 'string' }, srt: { type: 'string' }, vtt: { type: 'string' },
-        url: { type: 'string' }, speed: { type: 'string' }, window: { type: 'string' }, 'ack-timeout': { type: 'string' },
-        timeout: { type: 'string' }, ffmpeg: { type: 'string' }, help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (error) {
-    fail(error instanceof Error ? error.message : String(error));
-  }
-  const { values, positionals } = parsed;
-  if (values.help) {
-    process.stdout.write(help);
-    return;
-  }
-  if (positionals.length !== 1) fail('give exactly one input FILE');
+  const { values, positionals } = parseCommandLine('translate', USAGE, {
+    pair: { type: 'string', default: DEFAULT_LANGUAGE_PAIR }, latency: { type: 'string' }, srt: { type: 'string' }, vtt: { type: 'string' },
+    url: { type: 'string', default: DEFAULT_SERVER_URL }, speed: { type: 'string' }, window: { type: 'string' }, 'ack-timeout': { type: 'string' },
+    timeout: { type: 'string' }, ffmpeg: { type: 'string' }, audio: { type: 'string' },
+  }, true);
+  if (values.audio !== undefined) positionals.push(values.audio);
+  if (positionals.length !== 1) fail('give exactly one input FILE (or --audio FILE)');
   const filePath = positionals[0] ?? '';
   const latency = positiveNumber('latency', values.latency, 2) ?? 2;
   if (!Number.isInteger(latency) || latency > 16) fail('--latency must be an integer between 1 and 16');
@@ -78,8 +66,8 @@ async function main(): Promise<void> {
   const ackTimeoutMs = positiveNumber('ack-timeout', values['ack-timeout'], undefined);
   const timeoutSeconds = positiveNumber('timeout', values.timeout, 300) ?? 300;
 
-  const serverUrl = values.url ?? 'http://127.0.0.1:8000';
-  const languagePair = values.pair ?? 'English -> Chinese';
+  const serverUrl = values.url ?? DEFAULT_SERVER_URL;
+  const languagePair = values.pair ?? DEFAULT_LANGUAGE_PAIR;
   if ((await demoPairs(serverUrl, { timeoutMs: 5_000 })).includes(languagePair)) {
     process.stderr.write(`translate: DEMO MODEL: the server's model for ${languagePair} has random weights; what follows is not a translation\n`);
   }
