@@ -18,6 +18,8 @@ import { resolve } from 'node:path';
 import { BASE_FRAME_SAMPLES, createSession, deleteSession, openTranslationSocket, ping as pingSession } from '../src/client/translation-client.ts';
 import type { TranslationSocket } from '../src/client/translation-client.ts';
 import { decodeWav } from '../src/evaluation/wav.ts';
+import { Pcm16RateConverter } from '../src/protocol/pcm16-audio.ts';
+import { runRealtimeSession, type SessionResult } from './load/realtime-session.ts';
 import { DEFAULT_LANGUAGE_PAIR, DEFAULT_SERVER_URL, parseCommandLine, SHARED_FLAGS_NOTE, usageError } from './command-line.ts';
 
 const USAGE = `Load test of a running server: sessions made as the page makes them, speech at --speed x real time.
@@ -32,6 +34,9 @@ Usage: npm run load -- [options]
   --audio FILE                  16 kHz mono speech WAV, looped (default: samples/eval/wav)
   --ramp-seconds N              spread session starts over N s (default min(10, seconds / 4))
   --timeout S                   after the last frame, wait this long for the last text (default 120)
+  --protocol wss|realtime       the page's protocol (POST /init, /wss/{id}, float32 frames; default),
+                                or the OpenAI-Realtime-compatible one (/v1/realtime/translations,
+                                200 ms appends of 24 kHz PCM16, session.close)
   -h, --help                    this text
 
 Exits 1 if a session failed. The server's per-address limits must leave room for --sessions
@@ -49,7 +54,10 @@ const { values: args } = parseCommandLine('load', USAGE, {
   audio: { type: 'string' },
   'ramp-seconds': { type: 'string' },
   timeout: { type: 'string', default: '120' },
+  protocol: { type: 'string', default: 'wss' },
 });
+const protocol = args.protocol;
+if (protocol !== 'wss' && protocol !== 'realtime') usageError('load', `--protocol is wss or realtime, got "${protocol}"`);
 const baseUrl = (args.url ?? '').replace(/\/$/, '');
 const sessionCount = Number(args.sessions);
 const speed = Number(args.speed);
@@ -61,19 +69,6 @@ const frameSamples = BASE_FRAME_SAMPLES * multiplier;
 const frameIntervalMs = (frameSamples / 16) / speed;
 for (const [name, value] of Object.entries({ sessions: sessionCount, speed, seconds, latency: multiplier, 'ramp-seconds': rampMs / 1000, timeout: drainTimeoutMs / 1000 })) {
   if (!Number.isFinite(value) || value < 0 || (name !== 'ramp-seconds' && value === 0)) usageError('load', `invalid --${name}: ${value}`);
-}
-
-interface SessionResult {
-  id: string | null;
-  framesSent: number;
-  textFrames: number;
-  errorFrames: string[];
-  failure: string | null;
-  drainMs: number | null;
-  pingsMs: number[];
-  closeCode: number | null;
-  /** Still translating its backlog when the drain timeout ended (not an error: the server is behind). */
-  isDrainTimedOut: boolean;
 }
 
 async function speechAudio(): Promise<Float32Array> {
@@ -94,7 +89,23 @@ async function speechAudio(): Promise<Float32Array> {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function runSession(index: number, audio: Float32Array): Promise<SessionResult> {
+/** The speech as a realtime client sends it: 24 kHz PCM16. */
+function toPcm24k(audio: Float32Array): Buffer {
+  const pcm16k = Buffer.alloc(audio.length * 2);
+  audio.forEach((sample, index) => pcm16k.writeInt16LE(Math.round(Math.max(-1, Math.min(1, sample)) * 32767), index * 2));
+  const converter = new Pcm16RateConverter(16_000, 24_000);
+  const parts = [converter.push(pcm16k), converter.finish()];
+  const samples = parts.flatMap((part) => [...part]);
+  const out = Buffer.alloc(samples.length * 2);
+  samples.forEach((sample, index) => out.writeInt16LE(Math.round(sample * 32767), index * 2));
+  return out;
+}
+
+async function runSession(index: number, audio: Float32Array, pcm24k: Buffer | null): Promise<SessionResult> {
+  if (pcm24k) {
+    await sleep((rampMs * index) / Math.max(1, sessionCount));
+    return runRealtimeSession({ baseUrl, model: args.pair ?? '', latency: multiplier, pcm24k, seconds, speed, drainTimeoutMs });
+  }
   const result: SessionResult = { id: null, framesSent: 0, textFrames: 0, errorFrames: [], failure: null, drainMs: null, pingsMs: [], closeCode: null, isDrainTimedOut: false };
   await sleep((rampMs * index) / Math.max(1, sessionCount));
   let pinger: NodeJS.Timeout | undefined;
@@ -125,7 +136,8 @@ async function runSession(index: number, audio: Float32Array): Promise<SessionRe
     socket = ws;
     await ws.opened;
     const startedAt = performance.now();
-    const totalFrames = Math.max(1, Math.round((seconds * 1000 * speed) / (frameSamples / 16)));
+    // --seconds is audio per session, whatever the pace.
+    const totalFrames = Math.max(1, Math.round((seconds * 1000) / (frameSamples / 16)));
     for (let frame = 0; frame < totalFrames; frame++) {
       const due = startedAt + frame * frameIntervalMs;
       const wait = due - performance.now();
@@ -217,14 +229,16 @@ async function main(): Promise<void> {
   const sampler = setInterval(() => {
     void scrape().then((text) => (peakRss = Math.max(peakRss, gauge(text, 'process_resident_memory_bytes') ?? 0)), () => undefined);
   }, 5_000);
-  console.log(`load: ${sessionCount} sessions × ${seconds} s of audio at ${speed}× real time (m=${multiplier}, ${frameSamples} samples/frame) → ${baseUrl}`);
+  const framing = protocol === 'realtime' ? 'realtime protocol, 200 ms appends of 24 kHz PCM16' : `/wss, ${frameSamples} samples/frame`;
+  console.log(`load: ${sessionCount} sessions × ${seconds} s of audio at ${speed}× real time (m=${multiplier}, ${framing}) → ${baseUrl}`);
   const startedAt = performance.now();
   // A long run says how far it is every 10 s.
   let finished = 0;
   const progress = setInterval(() => {
     console.log(`  … ${((performance.now() - startedAt) / 1000).toFixed(0)} s: ${finished}/${sessionCount} sessions finished`);
   }, 10_000);
-  const results = await Promise.all(Array.from({ length: sessionCount }, (_, i) => runSession(i, audio).finally(() => finished++)));
+  const pcm24k = protocol === 'realtime' ? toPcm24k(audio) : null;
+  const results = await Promise.all(Array.from({ length: sessionCount }, (_, i) => runSession(i, audio, pcm24k).finally(() => finished++)));
   clearInterval(progress);
   clearInterval(sampler);
   const elapsedS = (performance.now() - startedAt) / 1000;
@@ -243,9 +257,9 @@ async function main(): Promise<void> {
   console.log(`done in ${elapsedS.toFixed(1)} s; ${results.reduce((n, r) => n + r.framesSent, 0)} frames sent, ${chunks} chunks translated (${(chunks / elapsedS).toFixed(1)}/s)`);
   console.log(`frame-to-text lag (server, every chunk): p50 ${q(0.5)}, p90 ${q(0.9)}, p99 ${q(0.99)}`);
   console.log(`drain after the last frame (client, per session): p50 ${fmt(percentile(drains, 0.5))}, p90 ${fmt(percentile(drains, 0.9))}, max ${fmt(percentile(drains, 1))}` +
-    (behind.length > 0 ? `; ${behind.length} sessions still behind after --drain-timeout-seconds ${drainTimeoutMs / 1000}` : ''));
+    (behind.length > 0 ? `; ${behind.length} sessions still behind after --timeout ${drainTimeoutMs / 1000}` : ''));
   console.log(`ping round trip: p50 ${fmt(percentile(pings, 0.5), 'ms', 1)}, p99 ${fmt(percentile(pings, 0.99), 'ms', 1)}`);
-  console.log(`sessions: ${sessionCount - failed.length} ok, ${failed.length} failed, ${silent.length} without output; ${results.reduce((n, r) => n + r.textFrames, 0)} text frames; ${errors.length} errors`);
+  console.log(`sessions: ${sessionCount - failed.length} ok, ${failed.length} failed, ${silent.length} without output; ${results.reduce((n, r) => n + r.textFrames, 0)} ${protocol === 'realtime' ? 'transcript deltas' : 'text frames'}; ${errors.length} errors`);
   for (const failure of failed.slice(0, 5)) console.log(`  failed: ${failure.failure ?? ''}`);
   for (const error of [...new Set(errors)].slice(0, 5)) console.log(`  error: ${error.slice(0, 160)}`);
   console.log(`server RSS: ${fmt(rss === null ? null : rss / 2 ** 20, 'MiB')} at the end, ${fmt(peakRss / 2 ** 20, 'MiB')} peak (sampled every 5 s)`);

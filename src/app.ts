@@ -6,7 +6,7 @@
 import { resolve } from 'node:path';
 import cors from '@fastify/cors';
 import websocket from '@fastify/websocket';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
 import type { ServerConfig } from './config/schema.ts';
@@ -36,6 +36,7 @@ import { opsRoutes } from './routes/ops.ts';
 import { sessionRoutes } from './routes/sessions.ts';
 import { staticRoutes } from './routes/static.ts';
 import { streamRoutes } from './routes/stream.ts';
+import { realtimeRoutes } from './routes/realtime.ts';
 import { systemClock, type Clock } from './sessions/clock.ts';
 import fastifySwagger from '@fastify/swagger';
 import { buildInfo } from './build-info.ts';
@@ -53,6 +54,8 @@ export interface AppDeps {
   runTimers?: boolean;
   /** The window of the per-address rate limits (default one minute; tests shorten it). */
   rateWindowMs?: number;
+  /** PEM certificate and key: the app then speaks https and wss (server.tlsCertFile/tlsKeyFile, read by the caller). */
+  tls?: { cert: string | Buffer; key: string | Buffer };
 }
 
 /**
@@ -79,7 +82,9 @@ export async function buildApp(config: ServerConfig, deps: AppDeps): Promise<Fas
     routerOptions: { querystringParser: parseQueryString, maxParamLength: 2000 },
     // Replaced by one line per request, polls at debug level (plugins/request-log.ts).
     logController: new LogController({ disableRequestLogging: true }),
-  });
+    // Typed as the http server either way: routes and plugins do not depend on which it is.
+    ...(deps.tls ? { https: deps.tls } : {}),
+  } as FastifyServerOptions);
   capConnectionsPerAddress(app.server, config.server.maxConnectionsPerAddress, deps.logger);
   timeOutStalledBodies(app, config.server.requestTimeoutMs);
   logRequestsOnce(app);
@@ -144,6 +149,7 @@ export async function buildApp(config: ServerConfig, deps: AppDeps): Promise<Fas
   await app.register(staticRoutes, { cwd });
   await app.register(sessionRoutes);
   await app.register(streamRoutes);
+  await app.register(realtimeRoutes);
   await app.register(healthRoutes);
   await app.register(debugRoutes);
   await app.register(evaluationRoutes);

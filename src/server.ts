@@ -3,7 +3,7 @@
  * listen, and shut down gracefully on SIGINT/SIGTERM. Every start-up failure ends in one clear
  * message saying what to do, and a non-zero exit code.
  */
-import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
@@ -60,6 +60,21 @@ function unservedGroupPairs(config: ServerConfig, served: readonly string[]): st
 
 function isAddressInUse(error: unknown): boolean {
   return error instanceof Error && 'code' in error && error.code === 'EADDRINUSE';
+}
+
+/**
+ * The certificate and key when TLS is configured, null when not, or what is wrong with them, said
+ * before any model loads. (A key that does not match its certificate is reported by listen().)
+ */
+function readTlsFiles(config: ServerConfig, cwd: string): { cert: Buffer; key: Buffer } | null | string {
+  const { tlsCertFile, tlsKeyFile } = config.server;
+  if (tlsCertFile === null || tlsKeyFile === null) return null;
+  const files = { cert: resolve(cwd, tlsCertFile), key: resolve(cwd, tlsKeyFile) };
+  try {
+    return { cert: readFileSync(files.cert), key: readFileSync(files.key) };
+  } catch (error) {
+    return `cannot read the TLS certificate or key (--tls-cert ${files.cert}, --tls-key ${files.key}): ${error instanceof Error ? error.message : String(error)}`;
+  }
 }
 
 /**
@@ -128,6 +143,8 @@ async function main(argv: readonly string[]): Promise<number> {
   if (cudaProblem) process.stderr.write(`infinisst-serve: WARNING: ${cudaProblem}\n`);
   const busy = await portProblem(config.server.host, config.server.port);
   if (busy) return fail(busy);
+  const tls = readTlsFiles(config, cwd);
+  if (typeof tls === 'string') return fail(tls);
   ensureFolders(config, cwd);
   const { logger, logFile } = createLogger(config, cwd);
   if (cudaProblem) logger.warn(cudaProblem);
@@ -161,7 +178,7 @@ async function main(argv: readonly string[]): Promise<number> {
     downloader = await createYoutubeDownloader({ ...settings, cacheDir: resolve(cwd, settings.cacheDir) }, { logger });
   }
 
-  const app = await buildApp(config, { engine, logger, cwd, ...(downloader ? { youtubeDownloader: downloader } : {}) });
+  const app = await buildApp(config, { engine, logger, cwd, ...(downloader ? { youtubeDownloader: downloader } : {}), ...(tls ? { tls } : {}) });
   try {
     await app.listen({ host: config.server.host, port: config.server.port });
   } catch (error) {
@@ -176,7 +193,7 @@ async function main(argv: readonly string[]): Promise<number> {
   }
 
   const address = app.server.address();
-  const url = typeof address === 'object' && address !== null ? `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}` : String(address);
+  const url = typeof address === 'object' && address !== null ? `${tls ? 'https' : 'http'}://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}` : String(address);
   logger.info({ url, pid: process.pid }, readyLine(url, engine, config, app.sessions.maxActiveSessions));
 
   let firstSignal: { signal: NodeJS.Signals; atMs: number } | null = null;

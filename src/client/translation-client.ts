@@ -40,7 +40,7 @@ export function classifyFrame(raw: string): TranslationFrame {
 }
 
 /** `path` without its trailing slashes (a loop: `/\/+$/` is quadratic on long runs of slashes). */
-function withoutTrailingSlashes(path: string): string {
+export function withoutTrailingSlashes(path: string): string {
   let end = path.length;
   while (end > 0 && path[end - 1] === '/') end--;
   return path.slice(0, end);

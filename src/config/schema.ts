@@ -40,6 +40,13 @@ export const serverConfigSchema = z.strictObject({
       maxConnectionsPerAddress: z.number().int().min(0).default(256),
       /** Serve the OpenAPI document of the HTTP API at /openapi.json (the same as docs/openapi.json). */
       openApi: z.boolean().default(false),
+      /**
+       * PEM certificate chain and private key files: with both set the server speaks https and
+       * wss itself (clients that insist on TLS, such as the OpenAI SDK's realtime translation
+       * client, can then connect without a proxy in front). Unset: plain http.
+       */
+      tlsCertFile: z.string().min(1).nullable().default(null),
+      tlsKeyFile: z.string().min(1).nullable().default(null),
       /** How long shutdown waits for in-flight batches before terminating workers. */
       shutdownGraceMs: nonNegativeNumber.default(10_000),
       /**
@@ -52,6 +59,9 @@ export const serverConfigSchema = z.strictObject({
         .union([z.boolean(), z.string().trim().min(1).max(1000)])
         .transform((value) => (value === 'true' ? true : value === 'false' ? false : value))
         .default(false),
+    })
+    .refine((server) => (server.tlsCertFile === null) === (server.tlsKeyFile === null), {
+      message: 'server.tlsCertFile and server.tlsKeyFile (--tls-cert, --tls-key) go together: set both or neither',
     })
     .prefault({}),
   cors: z
@@ -172,6 +182,21 @@ export const serverConfigSchema = z.strictObject({
       maxFrameSamples: positiveInt.default(15_360 * 8),
       /** Protocol-level ping period; a socket missing two pongs is terminated. */
       pingIntervalMs: positiveInt.default(20_000),
+      /**
+       * Period of the lag report (how far a session's translation is behind the audio it sent), ms:
+       * the realtime `infinisst.lag` event, and `LAG:` frames on /wss sockets that ask (?lag=true).
+       * 0 = never.
+       */
+      lagIntervalMs: z.number().int().min(0).default(1000),
+    })
+    .prefault({}),
+  realtime: z
+    .strictObject({
+      /**
+       * Keys a client of /v1/realtime/translations presents (`Authorization: Bearer <key>`, or a
+       * client secret minted with one). admin.token is always one of them. None at all: open.
+       */
+      apiKeys: z.array(z.string().min(8)).default([]),
     })
     .prefault({}),
   engine: z

@@ -33,11 +33,13 @@ async function metricsPlugin(app: FastifyInstance, options: MetricsPluginOptions
       const counts = app.sessions.counts();
       let connected = 0;
       let pendingAudioMs = 0;
+      const lagMs: number[] = [];
       for (const session of app.sessions.list()) {
         if (session.hasSink) connected++;
         pendingAudioMs += session.pendingAudioMs;
+        if (session.state === 'active') lagMs.push(session.pendingAudioMs);
       }
-      return { active: counts.active, queued: counts.queued, connected, pendingAudioMs };
+      return { active: counts.active, queued: counts.queued, connected, pendingAudioMs, lagMs };
     },
     engineStats: () => app.engine.stats(),
     deviceLoads: () => deviceLoadsOf(app.engine),

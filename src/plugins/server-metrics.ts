@@ -12,7 +12,7 @@ import type { SessionEvent } from '../sessions/session-history.ts';
 
 /** What the scrape-time collectors read. Each must be cheap and must not throw. */
 export interface MetricSources {
-  sessionCounts(): { active: number; queued: number; connected: number; pendingAudioMs: number };
+  sessionCounts(): { active: number; queued: number; connected: number; pendingAudioMs: number; lagMs: number[] };
   engineStats(): EngineStats;
   deviceLoads(): DeviceLoad[] | null;
   batching(): { maxBatchSize: number; maxWaitMs: number };
@@ -82,6 +82,17 @@ export class ServerMetrics {
       collect() {
         const counts = source()?.sessionCounts();
         if (counts) this.set(counts.pendingAudioMs * ms);
+      },
+    });
+    new Gauge({
+      name: 'infinisst_session_lag_seconds',
+      help: 'How far active sessions\' translation is behind the audio they sent (/wss and realtime alike): the median, 90th percentile and largest over sessions; silence keeps it small, an overloaded server makes it grow',
+      labelNames: ['quantile'] as const,
+      registers: [this.registry],
+      collect() {
+        const lags = [...(source()?.sessionCounts().lagMs ?? [])].sort((a, b) => a - b);
+        const at = (q: number): number => lags[Math.min(lags.length - 1, Math.floor(q * lags.length))] ?? 0;
+        for (const q of [0.5, 0.9, 1]) this.set({ quantile: String(q) }, at(q) * ms);
       },
     });
     new Gauge({

@@ -11,6 +11,8 @@ export const serverFrames = {
   error: (message: string): string => `ERROR: ${message}`,
   processingComplete: 'PROCESSING_COMPLETE: File processing finished',
   latencyUpdated: (multiplier: number): string => `LATENCY_UPDATED: Set to ${multiplier}`,
+  /** Ours, only on sockets that ask (?lag=true): ms of received audio not translated yet. */
+  lag: (lagMs: number): string => `LAG: ${Math.round(lagMs)}`,
 } as const;
 
 /**

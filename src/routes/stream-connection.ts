@@ -8,6 +8,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { RawData, WebSocket } from 'ws';
 import type { AppError } from '../errors.ts';
 import { decodeAudioFrame } from '../protocol/audio-frame.ts';
+import { PeriodicTask } from './periodic-task.ts';
 import { RepeatedEvents } from './repeated-events.ts';
 import { closeCodes, type CloseCode } from '../protocol/close-codes.ts';
 import { encodeWsError, toAppError } from '../protocol/error-reply.ts';
@@ -20,6 +21,8 @@ export interface StreamConnectionOptions {
   log: FastifyBaseLogger;
   /** full: every translation frame is the whole text (the original's frames); delta: only what changed (`DELTA:offset:text`). */
   textFrames?: 'full' | 'delta';
+  /** Period of `LAG:` frames (0/absent = none: the original's page would show them as text). */
+  lagIntervalMs?: number;
 }
 
 /** Outbound frames waiting for the socket; bounded so a stalled client cannot grow memory. */
@@ -49,6 +52,9 @@ class StreamConnection implements SessionSink {
   private readonly events: RepeatedEvents;
   /** Delta mode: the translation the client holds, as of the last translation frame written. */
   private clientText = '';
+  private readonly lagReports = new PeriodicTask(() => {
+    if (this.session.state === 'active') this.send(serverFrames.lag(this.session.pendingAudioMs));
+  });
 
   constructor(
     private readonly socket: WebSocket,
@@ -61,6 +67,7 @@ class StreamConnection implements SessionSink {
 
   /** Sends the opening status frame and any translation produced while disconnected. */
   open(): void {
+    this.lagReports.start(this.options.lagIntervalMs ?? 0);
     if (this.session.state === 'active') {
       this.send(serverFrames.ready);
       this.session.deliverUndelivered();
@@ -82,6 +89,7 @@ class StreamConnection implements SessionSink {
   }
 
   onClose(code: number): void {
+    this.lagReports.stop();
     this.session.detach(this);
     this.outbox.length = 0;
     this.options.log.debug({ sessionId: this.session.id, code }, 'stream socket closed');
@@ -241,6 +249,7 @@ class StreamConnection implements SessionSink {
 
   private closeAfterFlush(code: CloseCode): void {
     if (this.pendingClose) return;
+    this.lagReports.stop();
     this.session.detach(this);
     this.pendingClose = code;
     this.pump();

@@ -6,7 +6,11 @@ import { sessionIdPath } from '../protocol/session-schemas.ts';
 import { z } from 'zod';
 
 /** `text_frames=delta` (ours): translation frames carry only what changed; the original's page sends nothing and gets full-text frames. */
-const streamQuery = z.object({ text_frames: z.enum(['full', 'delta']).optional() });
+const streamQuery = z.object({
+  text_frames: z.enum(['full', 'delta']).optional(),
+  /** `lag=true` (ours): a `LAG: <ms>` frame every websocket.lagIntervalMs while the session translates. */
+  lag: z.enum(['true', 'false']).optional(),
+});
 import { refuseSocket, serveStreamSocket } from './stream-connection.ts';
 
 export const streamRoutes: FastifyPluginAsyncZod = async (app) => {
@@ -23,6 +27,7 @@ export const streamRoutes: FastifyPluginAsyncZod = async (app) => {
       maxFrameSamples: app.appConfig.websocket.maxFrameSamples,
       log: request.log,
       textFrames: request.query.text_frames ?? 'full',
+      lagIntervalMs: request.query.lag === 'true' ? app.appConfig.websocket.lagIntervalMs : 0,
     });
   });
 };

@@ -9,6 +9,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { test, type TestContext } from 'node:test';
 import WebSocket from 'ws';
 import { until } from '../app/wait.ts';
+import { opensslSkip, selfSignedCertificate } from '../support/tls.ts';
 
 const flags = ['--host', '127.0.0.1', '--workers', '1', '--log-file', 'false', '--log-pretty', 'never'];
 
@@ -87,4 +88,28 @@ test('CUDA asked for with no GPU group is said loudly, and with --require-provid
   await until(() => /"msg":"ready: /.test(output()) || child.exitCode !== null, 'the ready line');
   assert.match(output(), /infinisst-serve: WARNING: CUDA is asked for/);
   child.kill('SIGTERM');
+});
+
+test('with --tls-cert and --tls-key the server speaks https and wss; unreadable files are said before any model loads', { skip: opensslSkip }, async (t) => {
+  const certificate = selfSignedCertificate(t);
+  const { child, output } = start(t, ['--port', '0', '--tls-cert', certificate.certFile, '--tls-key', certificate.keyFile]);
+  await until(() => /"msg":"ready: /.test(output()) || child.exitCode !== null, 'the ready line');
+  const entry = JSON.parse(output().split('\n').find((line) => line.includes('"msg":"ready: ')) ?? '{}') as { url: string };
+  assert.match(entry.url, /^https:\/\/127\.0\.0\.1:\d+$/);
+  const socket = new WebSocket(`${entry.url.replace('https', 'wss')}/v1/realtime/translations?model=tiny-en-de`, { ca: certificate.cert });
+  t.after(() => socket.terminate());
+  const first = await new Promise<string>((resolve, reject) => {
+    socket.once('message', (data: Buffer) => resolve(data.toString()));
+    socket.once('error', reject);
+  });
+  assert.equal((JSON.parse(first) as { type: string }).type, 'session.created');
+  child.kill('SIGTERM');
+
+  const missing = start(t, ['--port', '0', '--tls-cert', '/nonexistent/cert.pem', '--tls-key', certificate.keyFile]);
+  assert.equal(await missing.exited, 1);
+  assert.match(missing.output(), /cannot read the TLS certificate or key \(--tls-cert \/nonexistent\/cert\.pem, --tls-key .*\): ENOENT/);
+  assert.doesNotMatch(missing.output(), /model memory check|workers started/, 'nothing was loaded');
+  const half = start(t, ['--port', '0', '--tls-cert', certificate.certFile]);
+  assert.equal(await half.exited, 1);
+  assert.match(half.output(), /server.tlsCertFile and server.tlsKeyFile \(--tls-cert, --tls-key\) go together: set both or neither/);
 });
