@@ -6,11 +6,14 @@
  * PROCESSING_COMPLETE.
  *
  *   npm run load -- --url http://127.0.0.1:8000 --sessions 50 --speed 1 --seconds 60
- *     [--pair "English -> German"] [--latency 2] [--audio FILE] [--ramp-seconds N]
+ *     [--pair "English -> German"] [--latency 2] [--audio FILE] [--ramp-seconds N] [--protocol realtime]
+ *
+ * `--protocol realtime`: the same sessions over the OpenAI-Realtime-compatible protocol instead
+ * (/v1/realtime/translations, 200 ms appends of 24 kHz PCM16, session.close).
  *
  * Prints: frame-to-text lag percentiles (server side, every chunk: from /metrics), the drain time
  * after the last frame per session (client side), ping round trips, errors, sessions without
- * output, the server's RSS and the load average. Exits 1 if any session failed.
+ * output, the server's RSS and CPU, and the load average. Exits 1 if any session failed.
  */
 import { readFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
@@ -263,6 +266,9 @@ async function main(): Promise<void> {
   for (const failure of failed.slice(0, 5)) console.log(`  failed: ${failure.failure ?? ''}`);
   for (const error of [...new Set(errors)].slice(0, 5)) console.log(`  error: ${error.slice(0, 160)}`);
   console.log(`server RSS: ${fmt(rss === null ? null : rss / 2 ** 20, 'MiB')} at the end, ${fmt(peakRss / 2 ** 20, 'MiB')} peak (sampled every 5 s)`);
+  const cpuBefore = gauge(metricsBefore, 'process_cpu_seconds_total');
+  const cpuAfter = gauge(metricsAfter, 'process_cpu_seconds_total');
+  if (cpuBefore !== null && cpuAfter !== null) console.log(`server CPU: ${(cpuAfter - cpuBefore).toFixed(1)} s over ${elapsedS.toFixed(1)} s (${((cpuAfter - cpuBefore) / elapsedS).toFixed(2)} cores; main thread and workers)`);
   console.log(`load average (1/5/15 min): before ${loadBefore.map((x) => x.toFixed(2)).join(' ')}, after ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
   if (failed.length > 0) process.exitCode = 1;
 }
