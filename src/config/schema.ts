@@ -204,10 +204,9 @@ export const serverConfigSchema = z.strictObject({
       modelsDir: z.string().min(1).default('models'),
       /** Package folder names to load; null = every package in modelsDir. */
       models: z.array(z.string().min(1)).min(1).nullable().default(null),
-      // Two cores: one worker with two intra-op threads by default. One worker × 2 threads and two
-      // workers × 1 thread both fit; the engine benchmark (npm run bench:engine) decides.
-      // 2 workers × 1 thread: measured ~2× the throughput of 1 × 2 on a 2-core machine
-      // (npm run bench:engine; worker threads overlap message passing and packing with compute).
+      // 2 workers × 1 thread by default: on a 2-core machine about twice the throughput of one
+      // worker × 2 threads (npm run bench:engine -- --workers 1 --threads 2 against the defaults;
+      // worker threads overlap message passing and packing with compute).
       devices: z.array(deviceGroupSchema).min(1).default([{ device: 'cpu', workers: 2, intraOpThreads: 1 }]),
       /**
        * How a new session picks among the device groups serving its pair: fewest open streams per
