@@ -193,8 +193,11 @@ async function main(argv: readonly string[]): Promise<number> {
   }
 
   const address = app.server.address();
-  const url = typeof address === 'object' && address !== null ? `${tls ? 'https' : 'http'}://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}` : String(address);
-  logger.info({ url, pid: process.pid }, readyLine(url, engine, config, app.sessions.maxActiveSessions));
+  // Bound to every interface (the default 0.0.0.0): say a URL a browser on this machine opens.
+  const isWildcard = typeof address === 'object' && address !== null && (address.address === '0.0.0.0' || address.address === '::');
+  const host = typeof address !== 'object' || address === null ? '' : isWildcard ? 'localhost' : address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = typeof address === 'object' && address !== null ? `${tls ? 'https' : 'http'}://${host}:${address.port}` : String(address);
+  logger.info({ url, pid: process.pid }, readyLine(`${url}${isWildcard ? ' (all interfaces)' : ''}`, engine, config, app.sessions.maxActiveSessions));
 
   let firstSignal: { signal: NodeJS.Signals; atMs: number } | null = null;
   let isShutDown = false;
