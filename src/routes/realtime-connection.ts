@@ -87,7 +87,7 @@ export class RealtimeConnection implements SessionSink {
   onMessage(data: RawData, isBinary: boolean): void {
     if (this.isClosing) return;
     try {
-      const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
+      const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
       if (isBinary) throw new AppError('validationFailed', 'binary frames are not part of this protocol: send audio as session.input_audio_buffer.append events (base64 PCM16, 24 kHz mono)');
       if (bytes.byteLength > this.options.maxEventBytes) {
         this.outbox.send(invalidRequest('event_too_large', `event of ${bytes.byteLength} bytes exceeds the limit of ${this.options.maxEventBytes}; append audio in smaller pieces (200 ms is typical)`));
