@@ -53,9 +53,11 @@ function kernel(fraction: number, cutoff: number): Float64Array {
 export class Pcm16RateConverter {
   private readonly step: { num: number; den: number };
   private readonly kernels: Float64Array[];
-  /** Input samples a later output's filter still reads, as floats; `offset` is the index of input[0] in the stream. */
+  /** Input samples a later output's filter still reads, as floats; `offset` is the index of input[0] in the segment. */
   private input = new Float32Array(0);
   private offset = 0;
+  /** Input of the segments ended by `finish()`, in ms. */
+  private earlierMs = 0;
   private nextOutput = 0;
   private strayByte: number | null = null;
 
@@ -76,7 +78,7 @@ export class Pcm16RateConverter {
 
   /** Input received so far, in ms (what a lag figure compares the translation against). */
   get receivedMs(): number {
-    return ((this.offset + this.input.length) * 1000) / this.inputRateHz;
+    return this.earlierMs + ((this.offset + this.input.length) * 1000) / this.inputRateHz;
   }
 
   /** Appends PCM16 bytes; returns the output samples that are now complete. */
@@ -105,18 +107,25 @@ export class Pcm16RateConverter {
     return this.convert(false);
   }
 
-  /** The end of the stream: returns the remaining samples (the filter sees silence after the end). */
+  /**
+   * The end of a segment: returns its remaining samples (the filter sees silence after the end).
+   * Input pushed afterwards starts a new segment; `receivedMs` keeps counting.
+   */
   finish(): Float32Array {
-    this.strayByte = null;
-    return this.step.num === this.step.den ? new Float32Array(0) : this.convert(true);
+    const rest = this.step.num === this.step.den ? new Float32Array(0) : this.convert(true);
+    const received = this.receivedMs;
+    this.clear();
+    this.earlierMs = received;
+    return rest;
   }
 
-  /** Forgets everything buffered (a reset). */
+  /** Forgets everything buffered and received (a reset). */
   clear(): void {
     this.input = new Float32Array(0);
     this.offset = 0;
     this.nextOutput = 0;
     this.strayByte = null;
+    this.earlierMs = 0;
   }
 
   private convert(isEnd: boolean): Float32Array {

@@ -1,10 +1,9 @@
 /**
- * The events of the OpenAI-Realtime-compatible translation protocol (`/v1/realtime/translations`),
- * with the names and shapes of the official `openai` package's realtime translation types
- * (`RealtimeTranslationClientEvent`, `RealtimeTranslationServerEvent`): JSON text frames, audio as
- * base64 PCM16 at 24 kHz. What the standard protocol has no word for travels under clearly named
- * extensions a stock client ignores: the `infinisst` object of a session and events whose type
- * starts with `infinisst.`.
+ * What the two OpenAI-Realtime-compatible dialects (realtime-dialects.ts) share: JSON text frames,
+ * audio as base64 PCM16 at 24 kHz, the `error` event, and what the standard protocols have no word
+ * for, under clearly named extensions a stock client ignores: the `infinisst` object of a session
+ * and events whose type starts with `infinisst.`. A client's events become dialect-neutral
+ * actions for the connection (routes/realtime-connection.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
@@ -13,10 +12,10 @@ import type { AppError } from '../errors.ts';
 /** The sample rate the Realtime API's websocket audio uses. */
 export const REALTIME_INPUT_RATE_HZ = 24_000;
 
-const eventId = z.string().max(200).optional();
+export const eventId = z.string().max(200).optional();
 
 /** Our per-session settings, in `session.infinisst` of a `session.update` (all optional). */
-const infinisstSettings = z.strictObject({
+export const infinisstSettings = z.strictObject({
   /** A served language pair ("English -> German"): the same as choosing the model and output language. */
   language_pair: z.string().min(1).max(200).optional(),
   /** Chunks of 960 ms × this: lower is faster, higher is more accurate (1..the model's maximum). */
@@ -26,55 +25,46 @@ const infinisstSettings = z.strictObject({
   /** How often an `infinisst.lag` event is sent, in ms (0 = never; default 1000). */
   lag_interval_ms: z.number().int().min(0).max(600_000).optional(),
 });
+export type InfinisstSettings = z.infer<typeof infinisstSettings>;
 
-const sessionUpdate = z.object({
-  type: z.literal('session.update'),
-  event_id: eventId,
-  session: z.object({
-    /** Fixed when the session is created (the official types say so); accepted when it is the same. */
-    model: z.string().optional(),
-    type: z.literal('translation').optional(),
-    audio: z.object({
-      input: z.object({
-        // Accepted and ignored: this server has neither a separate transcription model nor noise reduction.
-        transcription: z.unknown().optional(),
-        noise_reduction: z.unknown().optional(),
-      }).optional(),
-      output: z.object({ language: z.string().min(1).max(100).optional() }).optional(),
-    }).optional(),
-    infinisst: infinisstSettings.optional(),
-  }),
-});
+/** What a client asked for, whichever dialect it speaks (realtime-dialects.ts maps events to these). */
+export type ClientAction = { clientEventId?: string | undefined } & (
+  | { kind: 'append'; audio: string }
+  | { kind: 'update'; model?: string | undefined; outputLanguage?: string | undefined; settings: InfinisstSettings }
+  /** Translate what is buffered, send the last text, end the session (translation: session.close). */
+  | { kind: 'close' }
+  /** Translate what is buffered and complete the current item (transcription: input_audio_buffer.commit). */
+  | { kind: 'commit' }
+  /** Drop the audio not yet translated and start the model afresh (transcription: input_audio_buffer.clear). */
+  | { kind: 'clear' }
+);
 
-const audioAppend = z.object({
-  type: z.literal('session.input_audio_buffer.append'),
-  event_id: eventId,
-  audio: z.string(),
-});
-
-const sessionClose = z.object({ type: z.literal('session.close'), event_id: eventId });
-
-export const realtimeClientEvent = z.discriminatedUnion('type', [sessionUpdate, audioAppend, sessionClose]);
-export type RealtimeClientEvent = z.infer<typeof realtimeClientEvent>;
-export type SessionUpdateEvent = z.infer<typeof sessionUpdate>;
-export const clientEventTypes = ['session.update', 'session.input_audio_buffer.append', 'session.close'] as const;
-
-/** What the server says about a session in `session.created` / `session.updated`. */
-export interface RealtimeSessionView {
+/** What the server knows about a session, before a dialect shapes it into its session object. */
+export interface SessionFacts {
   id: string;
   model: string;
-  type: 'translation';
-  expires_at: number;
-  audio: { input: { transcription: null; noise_reduction: null }; output: { language?: string } };
-  infinisst: {
-    language_pair: string | null;
-    latency_multiplier: number | null;
-    max_latency_multiplier: number | null;
-    state: 'unconfigured' | 'queued' | 'active' | 'closed';
-    queue_position: number | null;
-    input_sample_rate: number;
+  languagePair: string | null;
+  outputLanguage: string | undefined;
+  latencyMultiplier: number | null;
+  maxLatencyMultiplier: number | null;
+  state: 'unconfigured' | 'queued' | 'active' | 'closed';
+  queuePosition: number | null;
+  isDemo: boolean;
+  /** Seconds since the epoch. */
+  expiresAt: number;
+}
+
+/** Our part of every session object: the `infinisst` field a stock client ignores. */
+export function infinisstView(facts: SessionFacts) {
+  return {
+    language_pair: facts.languagePair,
+    latency_multiplier: facts.latencyMultiplier,
+    max_latency_multiplier: facts.maxLatencyMultiplier,
+    state: facts.state,
+    queue_position: facts.queuePosition,
+    input_sample_rate: REALTIME_INPUT_RATE_HZ,
     /** true when the model has random weights: its text is not a translation. */
-    demo: boolean;
+    demo: facts.isDemo,
   };
 }
 
@@ -85,10 +75,6 @@ export function newEventId(): string {
 export type ServerEvent = { type: string; event_id: string } & Record<string, unknown>;
 
 export const serverEvents = {
-  sessionCreated: (session: RealtimeSessionView): ServerEvent => ({ type: 'session.created', event_id: newEventId(), session }),
-  sessionUpdated: (session: RealtimeSessionView): ServerEvent => ({ type: 'session.updated', event_id: newEventId(), session }),
-  sessionClosed: (): ServerEvent => ({ type: 'session.closed', event_id: newEventId() }),
-  transcriptDelta: (delta: string, elapsedMs: number | null): ServerEvent => ({ type: 'session.output_transcript.delta', event_id: newEventId(), delta, elapsed_ms: elapsedMs }),
   /** Ours: the whole translation replaced what the client holds (after a reset, or a revision deltas cannot express). */
   transcriptReplaced: (text: string): ServerEvent => ({ type: 'infinisst.output_transcript.replaced', event_id: newEventId(), text }),
   /** Ours: the session waits for a translation slot. */
@@ -132,10 +118,10 @@ export function invalidRequest(code: string, message: string, clientEventId?: st
 }
 
 /**
- * Reads one client event from a text frame: the event, or the error event that answers it (not
- * JSON, no type, a type this server does not take, fields of the wrong shape).
+ * Reads one client event of a dialect from a text frame: the event, or the error event that
+ * answers it (not JSON, no type, a type the dialect does not take, fields of the wrong shape).
  */
-export function parseClientEvent(text: string): { event: RealtimeClientEvent } | { error: ServerEvent } {
+export function parseEvent<T>(text: string, schema: z.ZodType<T>, types: readonly string[]): { event: T } | { error: ServerEvent } {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -146,10 +132,10 @@ export function parseClientEvent(text: string): { event: RealtimeClientEvent } |
   const clientEventId = typeof fields.event_id === 'string' ? fields.event_id : undefined;
   const type = fields.type;
   if (typeof type !== 'string') return { error: invalidRequest('invalid_event', 'an event is a JSON object with a string "type"', clientEventId, 'type') };
-  if (!(clientEventTypes as readonly string[]).includes(type)) {
-    return { error: invalidRequest('unknown_event_type', `unknown event type "${type.slice(0, 100)}"; this server accepts ${clientEventTypes.join(', ')}`, clientEventId, 'type') };
+  if (!types.includes(type)) {
+    return { error: invalidRequest('unknown_event_type', `unknown event type "${type.slice(0, 100)}"; this server accepts ${types.join(', ')}`, clientEventId, 'type') };
   }
-  const parsed = realtimeClientEvent.safeParse(raw);
+  const parsed = schema.safeParse(raw);
   if (parsed.success) return { event: parsed.data };
   const issue = parsed.error.issues[0];
   const param = issue?.path.join('.') ?? '';

@@ -1,9 +1,9 @@
 /**
- * The WebSocket adapter of /v1/realtime/translations: the OpenAI-Realtime-compatible edge of the
- * same sessions /wss drives. It owns one session for the life of its socket (the protocol has no
- * reconnect), turns append events into 16 kHz audio for it, and writes the session's growing
- * translation back as append-only transcript deltas. Every client mistake is an `error` event;
- * nothing a client sends ends the process or reaches another session.
+ * The WebSocket adapter of the OpenAI-Realtime-compatible edge (either dialect, see
+ * protocol/realtime-dialects.ts): the same sessions /wss drives. It owns one session for the life
+ * of its socket (the protocol has no reconnect), turns appended audio into 16 kHz samples for it,
+ * and writes the session's growing translation back as append-only deltas. Every client mistake
+ * is an `error` event; nothing a client sends ends the process or reaches another session.
  */
 import type { FastifyBaseLogger } from 'fastify';
 import type { RawData, WebSocket } from 'ws';
@@ -11,18 +11,18 @@ import { AppError } from '../errors.ts';
 import type { LanguagePairInfo } from '../inference/translation-engine.ts';
 import { decodeBase64Strict, Pcm16RateConverter } from '../protocol/pcm16-audio.ts';
 import { toAppError } from '../protocol/error-reply.ts';
-import {
-  appErrorEvent, invalidRequest, parseClientEvent, REALTIME_INPUT_RATE_HZ, serverEvents,
-  type RealtimeSessionView, type SessionUpdateEvent,
-} from '../protocol/realtime-events.ts';
+import { readClientFrame, transcriptionEventsOut, translationEventsOut, type RealtimeDialect } from '../protocol/realtime-dialects.ts';
+import { appErrorEvent, invalidRequest, REALTIME_INPUT_RATE_HZ, serverEvents, type ClientAction } from '../protocol/realtime-events.ts';
 import { resolveLanguagePair, updatedChoice, type PairChoice } from '../protocol/realtime-model.ts';
 import type { CloseReason, Session, SessionSink } from '../sessions/session.ts';
 import type { SessionManager } from '../sessions/session-manager.ts';
 import { PeriodicTask } from './periodic-task.ts';
 import { RealtimeOutbox } from './realtime-outbox.ts';
-import { realtimeSessionView } from './realtime-session-view.ts';
+import { RealtimeItems } from './realtime-items.ts';
+import { createSession, queuedEvent, sessionFacts } from './realtime-session-view.ts';
 
 export interface RealtimeConnectionOptions {
+  dialect: RealtimeDialect;
   sessions: SessionManager;
   /** The pairs the engine serves now. */
   servedPairs: () => LanguagePairInfo[];
@@ -43,6 +43,9 @@ export class RealtimeConnection implements SessionSink {
   private readonly outbox: RealtimeOutbox;
   /** The translation the client holds: the sum of the deltas sent. */
   private clientText = '';
+  private readonly items = new RealtimeItems();
+  /** Commits in order: each waits for the one before it. */
+  private commits: Promise<void> = Promise.resolve();
   private readonly lagReports = new PeriodicTask(() => {
     const session = this.session;
     if (session && session.state === 'active' && this.converter.receivedMs > 0) {
@@ -68,13 +71,13 @@ export class RealtimeConnection implements SessionSink {
   open(): void {
     const resolution = resolveLanguagePair(this.choice, this.options.servedPairs());
     if (resolution.kind === 'unknown') {
-      this.outbox.send(serverEvents.sessionCreated(this.view()));
+      this.outbox.send(this.options.dialect.session('created', this.facts()));
       this.outbox.send(invalidRequest('model_not_found', resolution.reason, undefined, 'model'));
       this.outbox.closeAfterFlush(1008, 'model not found');
       return;
     }
     const refused = resolution.kind === 'pair' ? this.startSession(resolution.info) : null;
-    this.outbox.send(serverEvents.sessionCreated(this.view()));
+    this.outbox.send(this.options.dialect.session('created', this.facts()));
     if (refused) this.refuse(refused);
     else this.announceQueue();
   }
@@ -86,16 +89,17 @@ export class RealtimeConnection implements SessionSink {
 
   onMessage(data: RawData, isBinary: boolean): void {
     if (this.isClosing) return;
+    const parsed = readClientFrame(this.options.dialect, data, isBinary, this.options.maxEventBytes);
+    if ('error' in parsed) return this.outbox.send(parsed.error);
+    const action = parsed.action;
     try {
-      const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
-      if (isBinary) throw new AppError('validationFailed', 'binary frames are not part of this protocol: send audio as session.input_audio_buffer.append events (base64 PCM16, 24 kHz mono)');
-      if (bytes.byteLength > this.options.maxEventBytes) {
-        this.outbox.send(invalidRequest('event_too_large', `event of ${bytes.byteLength} bytes exceeds the limit of ${this.options.maxEventBytes}; append audio in smaller pieces (200 ms is typical)`));
-        return;
-      }
-      this.dispatch(bytes.toString('utf8'));
+      if (action.kind === 'append') this.onAppend(action.audio);
+      else if (action.kind === 'update') this.onUpdate(action);
+      else if (action.kind === 'commit') this.commits = this.commits.then(() => this.onCommit(action.clientEventId));
+      else if (action.kind === 'clear') this.onClear();
+      else void this.onClose();
     } catch (error) {
-      this.fail(error);
+      this.fail(error, action.clientEventId);
     }
   }
 
@@ -122,7 +126,9 @@ export class RealtimeConnection implements SessionSink {
     if (!this.outbox.isOpen) return false;
     if (fullText.startsWith(this.clientText)) {
       const delta = fullText.slice(this.clientText.length);
-      if (delta !== '') this.outbox.sendDelta(delta, this.elapsedMs());
+      // Where in the audio the translation stands: received audio minus what is not translated yet.
+      const elapsedMs = Math.max(0, Math.round(this.converter.receivedMs - (this.session?.pendingAudioMs ?? 0)));
+      if (delta !== '') this.outbox.sendDelta(this.options.dialect.delta(delta, elapsedMs, this.items.currentId));
     } else {
       this.outbox.send(serverEvents.transcriptReplaced(fullText));
     }
@@ -164,34 +170,17 @@ export class RealtimeConnection implements SessionSink {
     this.outbox.send(serverEvents.shuttingDown());
   }
 
-  private dispatch(text: string): void {
-    const parsed = parseClientEvent(text);
-    if ('error' in parsed) return this.outbox.send(parsed.error);
-    const event = parsed.event;
-    try {
-      if (event.type === 'session.input_audio_buffer.append') this.onAppend(event.audio);
-      else if (event.type === 'session.update') this.onUpdate(event);
-      else void this.onClose();
-    } catch (error) {
-      this.outbox.send(appErrorEvent(toAppError(error), event.event_id));
-    }
-  }
-
   private onAppend(audio: string): void {
     if (this.isInputStopped) return;
-    const session = this.session;
-    if (!session) {
-      throw new AppError('validationFailed', 'audio before a session is configured: connect with ?model=<language pair or model>, or send session.update with session.audio.output.language or session.infinisst.language_pair');
-    }
+    const session = this.requireSession('audio');
     const samples = this.converter.push(decodeBase64Strict(audio, 'audio'));
     if (!session.pushAudio(samples) && !this.socket.isPaused) this.socket.pause();
   }
 
-  private onUpdate(event: SessionUpdateEvent): void {
-    const requested = event.session;
-    const settings = requested.infinisst ?? {};
+  private onUpdate(update: Extract<ClientAction, { kind: 'update' }>): void {
+    const settings = update.settings;
     const current = this.session;
-    const choice = updatedChoice(this.choice, { model: requested.model, outputLanguage: requested.audio?.output?.language, languagePair: settings.language_pair });
+    const choice = updatedChoice(this.choice, { model: update.model, outputLanguage: update.outputLanguage, languagePair: settings.language_pair });
     const resolution = resolveLanguagePair(choice, this.options.servedPairs());
     if (resolution.kind === 'unknown') throw new AppError('unsupportedLanguagePair', resolution.reason);
     if (resolution.kind === 'pair' && resolution.info.languagePair !== current?.languagePair) {
@@ -200,68 +189,89 @@ export class RealtimeConnection implements SessionSink {
       }
       this.endSession();
       const refused = this.startSession(resolution.info, settings.latency_multiplier);
-      if (refused) {
-        this.refuse(refused);
-        return;
-      }
+      if (refused) return this.refuse(refused);
     } else if (settings.latency_multiplier !== undefined && current) {
       current.setLatencyMultiplier(settings.latency_multiplier);
     }
     this.choice = choice;
     if (settings.reset && this.session) {
-      this.session.reset();
-      this.converter.clear();
-      this.clientText = '';
+      this.startAfresh();
       this.outbox.send(serverEvents.transcriptReplaced(''));
     }
     if (settings.lag_interval_ms !== undefined) {
       this.lagIntervalMs = settings.lag_interval_ms;
       this.lagReports.start(this.lagIntervalMs);
     }
-    this.outbox.send(serverEvents.sessionUpdated(this.view()));
+    this.outbox.send(this.options.dialect.session('updated', this.facts()));
     if (this.session !== current) this.announceQueue();
   }
 
-  /** session.close: the tail is translated, the last deltas sent, then `session.closed` and the socket closes. */
+  /** Commit (transcription): the audio so far is translated now, then the item is committed and completed. */
+  private async onCommit(clientEventId: string | undefined): Promise<void> {
+    try {
+      await this.translateTail(this.requireSession('input_audio_buffer.commit'));
+    } catch (error) {
+      return this.fail(error, clientEventId);
+    }
+    const item = this.items.complete(this.clientText, this.converter.receivedMs);
+    this.outbox.send(transcriptionEventsOut.committed(item.itemId, item.previousItemId));
+    this.outbox.send(transcriptionEventsOut.completed(item.itemId, item.transcript, item.audioSeconds));
+  }
+
+  /** Clear (transcription): audio not yet translated is dropped and the model starts afresh. */
+  private onClear(): void {
+    this.requireSession('input_audio_buffer.clear');
+    this.startAfresh();
+    this.outbox.send(transcriptionEventsOut.cleared());
+  }
+
+  /** session.close (translation): the tail is translated, the last deltas sent, then `session.closed` and the socket closes. */
   private async onClose(): Promise<void> {
     if (this.isClosing) return;
     this.isClosing = true;
     this.isInputStopped = true;
     const session = this.session;
     try {
-      if (session) {
-        const tail = this.converter.finish();
-        if (tail.length > 0) session.pushAudio(tail);
-        await session.flush();
-      }
+      if (session) await this.translateTail(session);
     } catch (error) {
-      this.outbox.send(appErrorEvent(toAppError(error)));
+      this.fail(error);
     }
     this.lagReports.stop();
-    this.outbox.send(serverEvents.sessionClosed());
+    this.outbox.send(translationEventsOut.closed());
     if (this.session === session) this.endSession();
     this.outbox.closeAfterFlush(1000, 'session closed');
   }
 
+  /** Translates the audio received so far, the partial chunk included; resolves when its text was sent. */
+  private async translateTail(session: Session): Promise<void> {
+    const tail = this.converter.finish();
+    if (tail.length > 0) session.pushAudio(tail);
+    await session.flush();
+  }
+
+  /** A reset: no text, no model context, no audio pending; a new item. */
+  private startAfresh(): void {
+    this.session?.reset();
+    this.converter.clear();
+    this.clientText = '';
+    this.items.restart();
+  }
+
+  private requireSession(what: string): Session {
+    if (this.session) return this.session;
+    throw new AppError('validationFailed', `${what} before a session is configured: name a model (a language pair or model package) in the URL or in session.update, or set session.infinisst.language_pair`);
+  }
+
   /** Creates and attaches the session; returns why it was refused (capacity, limits, shutdown), or null. */
   private startSession(info: LanguagePairInfo, latencyMultiplier?: number): AppError | null {
-    try {
-      const session = this.options.sessions.create({
-        agentType: 'InfiniSST',
-        languagePair: info.languagePair,
-        latencyMultiplier,
-        clientAddress: this.options.clientAddress,
-        evaluationMode: false,
-      });
-      this.session = session;
-      session.touch();
-      session.attach(this);
-      this.options.log.info({ sessionId: session.id, languagePair: session.languagePair, state: session.state, protocol: 'realtime' }, 'session created');
-      this.lagReports.start(this.lagIntervalMs);
-      return null;
-    } catch (error) {
-      return toAppError(error);
-    }
+    const { sessions, clientAddress, log, dialect } = this.options;
+    const session = createSession(sessions, { languagePair: info.languagePair, latencyMultiplier, clientAddress });
+    if (session instanceof AppError) return session;
+    this.session = session;
+    session.attach(this);
+    log.info({ sessionId: session.id, languagePair: session.languagePair, state: session.state, protocol: `realtime ${dialect.name}` }, 'session created');
+    this.lagReports.start(this.lagIntervalMs);
+    return null;
   }
 
   /** Says why no session could be had and closes: 1013 (try again later) for capacity, else 1008. */
@@ -272,27 +282,18 @@ export class RealtimeConnection implements SessionSink {
   }
 
   private announceQueue(): void {
-    const session = this.session;
-    if (!session || session.state !== 'queued') return;
-    const waitMs = this.options.sessions.estimatedWaitMs(session);
-    this.outbox.send(serverEvents.queued(this.options.sessions.queuePosition(session), waitMs === null ? null : Math.ceil(waitMs / 1000)));
+    const event = this.session ? queuedEvent(this.options.sessions, this.session) : null;
+    if (event) this.outbox.send(event);
   }
 
-  /** Where in the audio the translation stands: received audio minus what is not translated yet. */
-  private elapsedMs(): number {
-    const pending = this.session?.pendingAudioMs ?? 0;
-    return Math.max(0, Math.round(this.converter.receivedMs - pending));
+  private facts() {
+    const expiresAt = Math.floor(this.createdAt / 1000) + this.options.maxSessionSeconds;
+    return sessionFacts({ session: this.session, choice: this.choice, served: this.options.servedPairs(), sessions: this.options.sessions, expiresAt });
   }
 
-  private view(): RealtimeSessionView {
-    const { sessions, maxSessionSeconds } = this.options;
-    const expiresAt = Math.floor(this.createdAt / 1000) + maxSessionSeconds;
-    return realtimeSessionView({ session: this.session, choice: this.choice, served: this.options.servedPairs(), sessions, expiresAt });
-  }
-
-  private fail(error: unknown): void {
+  private fail(error: unknown, clientEventId?: string): void {
     const appError = toAppError(error);
     if (appError.status >= 500) this.options.log.error({ err: error }, 'realtime event failed');
-    this.outbox.send(appErrorEvent(appError));
+    this.outbox.send(appErrorEvent(appError, clientEventId));
   }
 }

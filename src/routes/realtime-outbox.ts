@@ -6,7 +6,7 @@
  */
 import type { FastifyBaseLogger } from 'fastify';
 import type { WebSocket } from 'ws';
-import { serverEvents, type ServerEvent } from '../protocol/realtime-events.ts';
+import type { ServerEvent } from '../protocol/realtime-events.ts';
 
 const MAX_QUEUED_EVENTS = 256;
 
@@ -37,15 +37,14 @@ export class RealtimeOutbox {
     this.pump();
   }
 
-  /** A transcript delta; merged into a delta still waiting in the queue. */
-  sendDelta(delta: string, elapsedMs: number | null): void {
+  /** A transcript delta; merged into a delta of the same item still waiting in the queue (the newer event's other fields win). */
+  sendDelta(event: ServerEvent): void {
     const last = this.queue[this.queue.length - 1];
-    if (this.isOpen && last?.type === 'session.output_transcript.delta') {
-      last.delta = `${String(last.delta)}${delta}`;
-      last.elapsed_ms = elapsedMs;
+    if (this.isOpen && last?.type === event.type && last.item_id === event.item_id && typeof last.delta === 'string') {
+      Object.assign(last, event, { delta: `${last.delta}${String(event.delta)}`, event_id: last.event_id });
       return;
     }
-    this.send(serverEvents.transcriptDelta(delta, elapsedMs));
+    this.send(event);
   }
 
   /** Writes what is queued, then closes the socket with `code`. */

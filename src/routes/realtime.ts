@@ -1,15 +1,17 @@
 /**
- * The OpenAI-Realtime-compatible edge: `GET /v1/realtime/translations?model=…` (WebSocket) and
- * `POST /v1/realtime/translations/client_secrets`, where the official `openai` package's realtime
- * translation client connects (`OpenAIRealtimeTranslationWS`, `realtime.translations.clientSecrets`
- * with `baseURL` = this server + `/v1`). The same session manager, queue, limits, metrics and engine
- * as /wss serve it: one session model, two edges.
+ * The OpenAI-Realtime-compatible edge, where the official `openai` package's clients connect with
+ * `baseURL` = this server + `/v1`: `GET /v1/realtime/translations?model=…` (translation sessions,
+ * `OpenAIRealtimeTranslationWS`), `GET /v1/realtime?intent=transcription` (transcription sessions,
+ * `OpenAIRealtimeWS`), and `POST /v1/realtime/translations/client_secrets`. The same session
+ * manager, queue, limits, metrics and engine as /wss serve them: one session model, several edges.
  */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { FastifyRequest } from 'fastify';
+import type { WebSocket } from 'ws';
 import { z } from 'zod';
 import { AppError } from '../errors.ts';
 import { originPolicy } from '../plugins/origin-policy.ts';
+import { transcriptionDialect, translationDialect, type RealtimeDialect } from '../protocol/realtime-dialects.ts';
 import { REALTIME_INPUT_RATE_HZ } from '../protocol/realtime-events.ts';
 import { outputLanguageOf, resolveLanguagePair } from '../protocol/realtime-model.ts';
 import { RealtimeCredentials } from '../sessions/realtime-credentials.ts';
@@ -27,7 +29,8 @@ function presentedKey(request: FastifyRequest): string | undefined {
   return offered.find((protocol) => protocol.startsWith(KEY_PROTOCOL_PREFIX))?.slice(KEY_PROTOCOL_PREFIX.length);
 }
 
-const connectQuery = z.object({ model: z.string().max(200).optional() });
+const translationQuery = z.object({ model: z.string().max(200).optional() });
+const transcriptionQuery = z.object({ intent: z.string().max(50).optional(), model: z.string().max(200).optional() });
 
 const secretRequest = z.object({
   session: z.object({
@@ -75,22 +78,14 @@ export const realtimeRoutes: FastifyPluginAsyncZod = async (app) => {
     };
   });
 
-  app.get('/v1/realtime/translations', {
-    websocket: true,
-    schema: { querystring: connectQuery },
-    // Refused before the upgrade, with an HTTP status a client can read.
-    onRequest: async (request) => {
-      if (!credentials.admit(presentedKey(request))) {
-        throw new AppError('unauthorized', 'an API key or client secret is required: "Authorization: Bearer <key>" (or the openai-insecure-api-key.<key> subprotocol)');
-      }
-    },
-  }, (socket, request) => {
+  const serveRealtime = (socket: WebSocket, request: FastifyRequest, dialect: RealtimeDialect, model: string | undefined): void => {
     // Without keys, browsers from other sites are held to the same Origin rule as /wss.
     if (credentials.isOpen && !origins.allows(request.headers.origin, request.headers.host)) {
       refuseSocket(socket, { code: 1008, reason: 'Origin not allowed' });
       return;
     }
     const connection = new RealtimeConnection(socket, {
+      dialect,
       sessions: app.sessions,
       servedPairs,
       log: request.log,
@@ -99,7 +94,7 @@ export const realtimeRoutes: FastifyPluginAsyncZod = async (app) => {
       maxEventBytes: Math.ceil((config.websocket.maxFrameSamples * REALTIME_INPUT_RATE_HZ) / 16_000) * 2 * (4 / 3) + 1024,
       lagIntervalMs: config.websocket.lagIntervalMs,
       maxSessionSeconds,
-    }, request.query.model);
+    }, model);
     socket.on('message', (data, isBinary) => connection.onMessage(data, isBinary));
     socket.on('pong', () => connection.onPong());
     socket.on('close', () => connection.onSocketClosed());
@@ -109,5 +104,30 @@ export const realtimeRoutes: FastifyPluginAsyncZod = async (app) => {
       return;
     }
     connection.open();
+  };
+
+  // Refused before the upgrade, with an HTTP status a client can read.
+  const admit = async (request: FastifyRequest): Promise<void> => {
+    if (!credentials.admit(presentedKey(request))) {
+      throw new AppError('unauthorized', 'an API key or client secret is required: "Authorization: Bearer <key>" (or the openai-insecure-api-key.<key> subprotocol)');
+    }
+  };
+
+  app.get('/v1/realtime/translations', { websocket: true, schema: { querystring: translationQuery }, onRequest: admit }, (socket, request) => {
+    serveRealtime(socket, request, translationDialect, request.query.model);
+  });
+
+  // The Realtime API's transcription sessions; its conversation sessions (?model=…) are not served.
+  app.get('/v1/realtime', {
+    websocket: true,
+    schema: { querystring: transcriptionQuery },
+    // The intent first: a refused request must not use up a client secret.
+    onRequest: [async (request) => {
+      if (request.query.intent !== 'transcription') {
+        throw new AppError('validationFailed', 'this server serves transcription sessions here (?intent=transcription, the translation as the transcript) and translation sessions at /v1/realtime/translations; conversation sessions are not served');
+      }
+    }, admit],
+  }, (socket, request) => {
+    serveRealtime(socket, request, transcriptionDialect, undefined);
   });
 };

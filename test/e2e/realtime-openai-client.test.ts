@@ -1,16 +1,20 @@
 /**
- * The OpenAI-Realtime-compatible translation edge, driven by the official `openai` package's own
- * realtime translation client (`OpenAIRealtimeTranslationWS`, which only speaks wss: the server
- * runs with a throwaway self-signed certificate) against the real engine and the default models:
- * a speech WAV at 24 kHz goes in as 200 ms appends, transcript deltas come back while audio is
- * still being sent, `finish()` (session.close) brings the tail and `session.closed`, and the text is
- * the one /wss produces for the same 16 kHz audio and latency.
+ * The OpenAI-Realtime-compatible edge, driven by the official `openai` package's own clients
+ * (which only speak wss: the server runs with a throwaway self-signed certificate) against the real
+ * engine and the default models, a speech WAV at 24 kHz going in as 200 ms appends:
+ * - translation sessions (`OpenAIRealtimeTranslationWS`): transcript deltas come back while audio
+ *   is still being sent, `finish()` (session.close) brings the tail and `session.closed`, and the
+ *   text is the one /wss produces for the same 16 kHz audio and latency;
+ * - transcription sessions (`OpenAIRealtimeWS`, intent transcription): deltas per item, and each
+ *   `input_audio_buffer.commit` answered by `committed` and `completed` carrying that item's
+ *   translation.
  */
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { test, type TestContext } from 'node:test';
 import OpenAI from 'openai';
 import { OpenAIRealtimeTranslationWS } from 'openai/realtime/translations/ws';
+import { OpenAIRealtimeWS } from 'openai/realtime/ws';
 import WebSocket from 'ws';
 import { buildApp } from '../../src/app.ts';
 import { toEngineOptions } from '../../src/config/engine-options.ts';
@@ -22,6 +26,7 @@ import { concatAudio, engineOptions } from '../support/engine-fixtures.ts';
 import { makeSpeechWav } from '../support/speech.ts';
 import { opensslSkip, selfSignedCertificate } from '../support/tls.ts';
 import { createSession, FrameCollector, testConfig } from '../app/helpers.ts';
+import { until } from '../app/wait.ts';
 
 async function startTlsServer(t: TestContext, overrides: Parameters<typeof testConfig>[1] = {}) {
   const config: ServerConfig = testConfig(t, { engine: { devices: [{ device: 'cpu', workers: 1, intraOpThreads: 1 }] }, ...overrides });
@@ -110,4 +115,56 @@ test('the official openai realtime translation client gets deltas while it strea
   const converter = new Pcm16RateConverter(24_000);
   const samples = concatAudio(converter.push(pcm), converter.finish());
   assert.equal(text, await wssTranslation(app, port, ca, samples));
+});
+
+test('the official openai realtime client in a transcription session: deltas per item, and each commit completed with its translation', { skip: opensslSkip }, async (t) => {
+  const { app, port, ca } = await startTlsServer(t);
+  const pcm = await speechPcm24k();
+  const client = new OpenAI({ apiKey: 'any-key-the-open-server-ignores', baseURL: `https://localhost:${port}/v1` });
+  const rt = await OpenAIRealtimeWS.create(client, { intent: 'transcription', options: { ca } });
+  type AnyEvent = { type: string; [key: string]: unknown };
+  const events: AnyEvent[] = [];
+  const errors: Error[] = [];
+  rt.on('event', (event) => events.push(event as unknown as AnyEvent));
+  rt.on('error', (error) => errors.push(error));
+  await new Promise<void>((resolve, reject) => {
+    rt.socket.once('open', () => resolve());
+    rt.socket.once('error', reject);
+  });
+  const waitFor = async (predicate: (event: AnyEvent) => boolean): Promise<AnyEvent> => {
+    const deadline = Date.now() + 60_000;
+    while (!events.some(predicate) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    const found = events.find(predicate);
+    assert.ok(found, `no matching event in ${events.map((event) => event.type).join(', ')}`);
+    return found;
+  };
+  rt.send({ type: 'session.update', session: { type: 'transcription', audio: { input: { format: { type: 'audio/pcm', rate: 24_000 }, transcription: { model: 'English -> German' }, turn_detection: null } } } });
+  const updated = await waitFor((event) => event.type === 'session.updated');
+  assert.equal((updated.session as { infinisst: { language_pair: string } }).infinisst.language_pair, 'English -> German');
+
+  // Two items: the first half of the speech, then the rest.
+  const half = Math.floor(pcm.length / 4) * 2;
+  for (const [from, to] of [[0, half], [half, pcm.length]] as const) {
+    for (let offset = from; offset < to; offset += 9_600) rt.send({ type: 'input_audio_buffer.append', audio: pcm.subarray(offset, Math.min(offset + 9_600, to)).toString('base64') });
+    rt.send({ type: 'input_audio_buffer.commit' });
+  }
+  const completedEvents = () => events.filter((event) => event.type === 'conversation.item.input_audio_transcription.completed');
+  await waitFor(() => completedEvents().length === 2);
+  rt.close();
+
+  assert.deepEqual(errors, []);
+  assert.equal(events[0]?.type, 'session.created');
+  assert.equal((events[0]?.session as { type: string }).type, 'transcription');
+  const committed = events.filter((event) => event.type === 'input_audio_buffer.committed');
+  const [first, second] = completedEvents();
+  assert.deepEqual(committed.map((event) => event.item_id), [first?.item_id, second?.item_id]);
+  assert.equal(committed[1]?.previous_item_id, first?.item_id);
+  for (const completed of [first, second]) {
+    const deltas = events.filter((event) => event.type === 'conversation.item.input_audio_transcription.delta' && event.item_id === completed?.item_id);
+    assert.ok(deltas.length > 0, 'each item had deltas');
+    assert.equal(completed?.transcript, deltas.map((event) => String(event.delta)).join(''), 'the completion carries the item\'s deltas joined');
+    assert.equal((completed?.usage as { type: string }).type, 'duration');
+  }
+  assert.ok(events.indexOf(committed[0] as AnyEvent) < events.indexOf(first as AnyEvent), 'committed, then completed');
+  await until(() => app.sessions.counts().total === 0, 'the session ended with its socket');
 });

@@ -39,9 +39,9 @@ class EventCollector {
   }
 }
 
-async function connect(t: TestContext, app: FastifyInstance, query = '?model=English%20-%3E%20German', headers: Record<string, string> = {}) {
+async function connect(t: TestContext, app: FastifyInstance, query = '?model=English%20-%3E%20German', headers: Record<string, string> = {}, path = '/v1/realtime/translations') {
   let events: EventCollector | undefined;
-  const socket = await app.injectWS(`/v1/realtime/translations${query}`, { headers }, { onInit: (ws) => (events = new EventCollector(ws)) });
+  const socket = await app.injectWS(`${path}${query}`, { headers }, { onInit: (ws) => (events = new EventCollector(ws)) });
   if (!events) throw new Error('onInit was not called');
   t.after(() => socket.terminate());
   const collector = events;
@@ -189,4 +189,44 @@ test('the lag figure on both protocols: /wss sockets that ask get LAG: frames, a
   assert.deepEqual(plain.frames.frames.filter((frame) => frame.startsWith('LAG')), [], 'only sockets that ask: the original page would show it as text');
   const metrics = await app.inject({ method: 'GET', url: '/metrics' });
   for (const quantile of ['0.5', '0.9', '1']) assert.match(metrics.body, new RegExp(`^infinisst_session_lag_seconds\\{quantile="${quantile}"\\} [0-9.e-]+$`, 'm'));
+});
+
+test('transcription sessions (/v1/realtime?intent=transcription): configured by session.update, commit completes an item, clear starts afresh, bad input is an error event', async (t) => {
+  const { app } = await buildTestApp(t);
+  await assert.rejects(app.injectWS('/v1/realtime?model=gpt-realtime'), /422/, 'conversation sessions are not served');
+  const refusal = await app.inject({ method: 'GET', url: '/v1/realtime?model=gpt-realtime' });
+  assert.match(refusal.body, /conversation sessions are not served/);
+  const { socket, events } = await connect(t, app, '?intent=transcription', {}, '/v1/realtime');
+  const created = events.events[0]?.session as { type: string; infinisst: { state: string } };
+  assert.deepEqual([created.type, created.infinisst.state], ['transcription', 'unconfigured']);
+  const refused: [Record<string, unknown>, RegExp][] = [
+    [{ type: 'input_audio_buffer.commit' }, /input_audio_buffer.commit before a session is configured/],
+    [{ type: 'session.input_audio_buffer.append', audio: '' }, /unknown event type "session.input_audio_buffer.append"; this server accepts session.update, input_audio_buffer.append, input_audio_buffer.commit, input_audio_buffer.clear/],
+    [{ type: 'session.update', session: { type: 'transcription', audio: { input: { format: { type: 'audio/pcmu' } } } } }, /only audio\/pcm \(PCM16 at 24000 Hz\) is accepted/],
+    [{ type: 'session.update', session: { audio: { input: { format: { type: 'audio/pcm', rate: 16_000 } } } } }, /audio\/pcm is accepted at 24000 Hz only/],
+  ];
+  for (const [event, message] of refused) {
+    const before = events.events.length;
+    send(socket, event);
+    assert.match((await events.error(before)).message, message);
+  }
+  send(socket, { type: 'session.update', session: { type: 'transcription', audio: { input: { transcription: { model: 'tiny-en-it' }, turn_detection: { type: 'server_vad' } } } } });
+  const updated = (await events.next('session.updated')).session as { audio: { input: { transcription: { model: string } } }; infinisst: { language_pair: string } };
+  assert.deepEqual([updated.audio.input.transcription.model, updated.infinisst.language_pair], ['tiny-en-it', 'English -> Italian']);
+  send(socket, { type: 'input_audio_buffer.append', audio: pcm24k(speech(2 * 30_720, 8)) });
+  send(socket, { type: 'input_audio_buffer.commit', event_id: 'c1' });
+  const completed = await events.next('conversation.item.input_audio_transcription.completed');
+  const committed = await events.next('input_audio_buffer.committed');
+  assert.equal(committed.item_id, completed.item_id);
+  assert.equal(committed.previous_item_id, null);
+  const deltas = events.events.filter((event) => event.type === 'conversation.item.input_audio_transcription.delta');
+  assert.equal(completed.transcript, deltas.map((event) => String(event.delta)).join(''));
+  assert.ok(String(completed.transcript).length > 0);
+  const before = events.events.length;
+  send(socket, { type: 'input_audio_buffer.clear' });
+  await events.next('input_audio_buffer.cleared', before);
+  send(socket, { type: 'input_audio_buffer.append', audio: pcm24k(speech(30_720, 9)) });
+  send(socket, { type: 'input_audio_buffer.commit' });
+  const second = (await until(() => events.events.filter((event) => event.type === 'conversation.item.input_audio_transcription.completed').length === 2, 'a second completion'), events.events.filter((event) => event.type === 'conversation.item.input_audio_transcription.completed')[1]);
+  assert.notEqual(second?.item_id, completed.item_id, 'a new item after the clear');
 });
