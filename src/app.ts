@@ -109,7 +109,8 @@ export async function buildApp(config: ServerConfig, deps: AppDeps): Promise<Fas
   installAdminGuard(app, config.admin.token);
   const { limits } = config;
   await installRateLimits(app, {
-    routes: { '/init': 'sessions', '/load_model': 'sessions', '/download_youtube': 'downloads' },
+    // Every way to open a session shares one budget per address.
+    routes: { '/init': 'sessions', '/load_model': 'sessions', '/v1/realtime/translations': 'sessions', '/v1/realtime': 'sessions', '/download_youtube': 'downloads' },
     budgets: { sessions: { max: limits.initPerMinute }, downloads: { max: limits.downloadsPerMinute } },
     ...(deps.rateWindowMs !== undefined ? { windowMs: deps.rateWindowMs } : {}),
     onLimited: (route) => metrics.limited(route),

@@ -53,6 +53,7 @@ export async function installRateLimits(app: FastifyInstance, options: RateLimit
     const check = budget === undefined ? undefined : checks.get(budget);
     if (check === undefined) return;
     const existing = route.onRequest;
-    route.onRequest = existing === undefined ? [check] : [...(Array.isArray(existing) ? existing : [existing]), check];
+    // First: a refused request does no other work (nor uses up a realtime client secret).
+    route.onRequest = existing === undefined ? [check] : [check, ...(Array.isArray(existing) ? existing : [existing])];
   });
 }

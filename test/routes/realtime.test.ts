@@ -1,6 +1,6 @@
 /**
- * The OpenAI-Realtime-compatible edge (/v1/realtime/translations) on the real engine, over
- * injected sockets: configuration by model, output language or our extension; every kind of bad
+ * The OpenAI-Realtime-compatible edge (/v1/realtime/translations, /v1/realtime) on the real
+ * engine, over real sockets: configuration by model, output language or our extension; every kind of bad
  * input answered with an `error` event while the session (and every other) goes on; the queue said
  * in an event with its position; keys and single-use client secrets; latency, reset and lag
  * extensions. The official client's end-to-end run is test/e2e/realtime-openai-client.test.ts.
@@ -8,7 +8,8 @@
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import type WebSocket from 'ws';
+import type { AddressInfo } from 'node:net';
+import WebSocket from 'ws';
 import { buildTestApp, connectStream, createSession, FrameCollector, frameOf, pathId, speech } from '../app/helpers.ts';
 import { until } from '../app/wait.ts';
 
@@ -39,12 +40,31 @@ class EventCollector {
   }
 }
 
+/**
+ * Opens a real socket to the app (listening on a free port from the first call): the upgrade
+ * passes through every onRequest hook, the per-address rate limit's included, which injected
+ * sockets do not survive. Rejects with the HTTP status of a refused upgrade.
+ */
+async function upgrade(t: TestContext, app: FastifyInstance, pathAndQuery: string, headers: Record<string, string> = {}, onSocket: (socket: WebSocket) => void = () => {}): Promise<WebSocket> {
+  if (!app.server.listening) await app.listen({ host: '127.0.0.1', port: 0 });
+  const { port } = app.server.address() as AddressInfo;
+  const protocols = headers['sec-websocket-protocol']?.split(',').map((protocol) => protocol.trim());
+  const { 'sec-websocket-protocol': _protocols, ...rest } = headers;
+  const socket = new WebSocket(`ws://127.0.0.1:${port}${pathAndQuery}`, protocols ?? [], { headers: rest });
+  onSocket(socket);
+  t.after(() => socket.terminate());
+  await new Promise<void>((resolve, reject) => {
+    socket.once('open', () => resolve());
+    socket.once('unexpected-response', (_request, response) => reject(new Error(`Unexpected server response: ${response.statusCode}`)));
+    socket.once('error', reject);
+  });
+  return socket;
+}
+
 async function connect(t: TestContext, app: FastifyInstance, query = '?model=English%20-%3E%20German', headers: Record<string, string> = {}, path = '/v1/realtime/translations') {
   let events: EventCollector | undefined;
-  const socket = await app.injectWS(`${path}${query}`, { headers }, { onInit: (ws) => (events = new EventCollector(ws)) });
-  if (!events) throw new Error('onInit was not called');
-  t.after(() => socket.terminate());
-  const collector = events;
+  const socket = await upgrade(t, app, `${path}${query}`, headers, (ws) => (events = new EventCollector(ws)));
+  const collector = events as unknown as EventCollector;
   await collector.next('session.created');
   return { socket, events: collector };
 }
@@ -134,8 +154,8 @@ test('a session waiting for capacity says so with its position, then that it is 
 
 test('with keys configured: a bearer key, or a single-use client secret minted with one', async (t) => {
   const { app } = await buildTestApp(t, { config: { realtime: { apiKeys: ['key-0123456789'] } } });
-  await assert.rejects(app.injectWS('/v1/realtime/translations?model=tiny-en-de'), /401/);
-  await assert.rejects(app.injectWS('/v1/realtime/translations?model=tiny-en-de', { headers: { authorization: 'Bearer wrong-key-000' } }), /401/);
+  await assert.rejects(upgrade(t, app, '/v1/realtime/translations?model=tiny-en-de'), /401/);
+  await assert.rejects(upgrade(t, app, '/v1/realtime/translations?model=tiny-en-de', { authorization: 'Bearer wrong-key-000' }), /401/);
   await connect(t, app, '?model=tiny-en-de', { authorization: 'Bearer key-0123456789' });
   await connect(t, app, '?model=tiny-en-de', { 'sec-websocket-protocol': 'realtime, openai-insecure-api-key.key-0123456789' });
 
@@ -150,7 +170,7 @@ test('with keys configured: a bearer key, or a single-use client secret minted w
   assert.ok(secret.expires_at > nowS + 58 && secret.expires_at <= nowS + 60, `expires_at ${secret.expires_at}, now ${nowS}`);
   assert.deepEqual([secret.session.model, secret.session.audio.output.language], ['tiny-en-de', 'de']);
   await connect(t, app, '?model=tiny-en-de', { authorization: `Bearer ${secret.value}` });
-  await assert.rejects(app.injectWS('/v1/realtime/translations?model=tiny-en-de', { headers: { authorization: `Bearer ${secret.value}` } }), /401/, 'a secret opens one session');
+  await assert.rejects(upgrade(t, app, '/v1/realtime/translations?model=tiny-en-de', { authorization: `Bearer ${secret.value}` }), /401/, 'a secret opens one session');
   const tooLong = await app.inject({ method: 'POST', url: '/v1/realtime/translations/client_secrets', payload: { ...body, expires_after: { seconds: 99_999 } }, headers: { authorization: 'Bearer key-0123456789' } });
   assert.equal(tooLong.statusCode, 422);
   assert.match(tooLong.body, /expires_after.seconds must be an integer from 10 to 7200/);
@@ -193,7 +213,7 @@ test('the lag figure on both protocols: /wss sockets that ask get LAG: frames, a
 
 test('transcription sessions (/v1/realtime?intent=transcription): configured by session.update, commit completes an item, clear starts afresh, bad input is an error event', async (t) => {
   const { app } = await buildTestApp(t);
-  await assert.rejects(app.injectWS('/v1/realtime?model=gpt-realtime'), /422/, 'conversation sessions are not served');
+  await assert.rejects(upgrade(t, app, '/v1/realtime?model=gpt-realtime'), /422/, 'conversation sessions are not served');
   const refusal = await app.inject({ method: 'GET', url: '/v1/realtime?model=gpt-realtime' });
   assert.match(refusal.body, /conversation sessions are not served/);
   const { socket, events } = await connect(t, app, '?intent=transcription', {}, '/v1/realtime');
@@ -229,4 +249,12 @@ test('transcription sessions (/v1/realtime?intent=transcription): configured by 
   send(socket, { type: 'input_audio_buffer.commit' });
   const second = (await until(() => events.events.filter((event) => event.type === 'conversation.item.input_audio_transcription.completed').length === 2, 'a second completion'), events.events.filter((event) => event.type === 'conversation.item.input_audio_transcription.completed')[1]);
   assert.notEqual(second?.item_id, completed.item_id, 'a new item after the clear');
+});
+
+test('realtime connections share the per-address budget of /init: beyond it, 429 before the upgrade', async (t) => {
+  const { app } = await buildTestApp(t, { config: { limits: { initPerMinute: 2 } } });
+  await createSession(app, { language_pair: 'English -> German' });
+  await connect(t, app);
+  await assert.rejects(upgrade(t, app, '/v1/realtime/translations?model=tiny-en-de'), /429/);
+  await assert.rejects(upgrade(t, app, '/v1/realtime?intent=transcription'), /429/);
 });
