@@ -10,10 +10,13 @@ import type { Clock } from './clock.ts';
 import { Session, type CloseReason } from './session.ts';
 import { createSessionId, createTestSessionId, randomSuffix, withInstanceTag } from './session-id.ts';
 import { SessionHistory, type SessionEvent } from './session-history.ts';
+import { OwnerCounts, type OwnerLimits } from './owner-counts.ts';
+import { SlotLifetimes } from './slot-lifetimes.ts';
 
 export type SessionEngine = Pick<TranslationEngine, 'openStream' | 'isServed' | 'languagePairs'>;
 
-export interface SessionManagerOptions {
+/** `maxSessionsPerClient` / `maxSessionsPerAddress` (OwnerLimits): 0/absent = no limit; a client_id is the caller's choice, an address is not. */
+export interface SessionManagerOptions extends OwnerLimits {
   engine: SessionEngine;
   clock: Clock;
   maxActiveSessions: number;
@@ -25,10 +28,6 @@ export interface SessionManagerOptions {
   queuedAudioLimitMs: number;
   /** Appended to new ids (`….<tag>`) so a proxy can route to this instance; absent = no tag. */
   instanceTag?: string | null;
-  /** Open sessions per client_id (0/absent = no limit). */
-  maxSessionsPerClient?: number;
-  /** Open sessions per client address (0/absent = no limit): a client_id is chosen by the caller. */
-  maxSessionsPerAddress?: number;
   /**
    * An active session that no socket has ever attached to is deleted this long after it became
    * active (0/absent = never): a slot is for streaming, and /ping alone must not hold one.
@@ -53,9 +52,6 @@ export interface CreateSessionRequest {
   kind?: 'init' | 'test';
 }
 
-/** Ended sessions the queue's wait estimate averages over. */
-const RECENT_LIFETIMES = 50;
-
 export class SessionManager {
   private readonly sessions = new Map<string, Session>();
   private readonly queue: Session[] = [];
@@ -64,11 +60,9 @@ export class SessionManager {
   private releasingCount = 0;
   private isAdmitting = true;
   private readonly historyLog: SessionHistory;
-  /** Open sessions per owner key (`client:<id>`, `address:<ip>`), for the per-owner caps. */
-  private readonly perOwner = new Map<string, number>();
-  private readonly ownersOf = new WeakMap<Session, string[]>();
-  /** How long the most recently ended active sessions held their slot (activation → deletion), for the queue's wait estimate. */
-  private readonly recentLifetimesMs: number[] = [];
+  /** Open sessions per client id and per address, for the per-owner caps. */
+  private readonly owners: OwnerCounts<Session>;
+  private readonly slotLifetimes = new SlotLifetimes();
 
   /** Sessions translating at once (the rest wait in the queue). */
   get maxActiveSessions(): number {
@@ -81,6 +75,7 @@ export class SessionManager {
 
   constructor(private readonly options: SessionManagerOptions) {
     this.historyLog = new SessionHistory(options.historySize);
+    this.owners = new OwnerCounts(options);
   }
 
   /** The largest multiplier the pair's model supports (4 if the engine does not say). */
@@ -105,14 +100,7 @@ export class SessionManager {
     if (!Number.isInteger(multiplier) || multiplier < 1 || multiplier > maxMultiplier) {
       throw new AppError('validationFailed', `latency_multiplier must be an integer from 1 to ${maxMultiplier}, got ${multiplier}`);
     }
-    const clientLimit = this.options.maxSessionsPerClient ?? 0;
-    if (request.clientId !== undefined && clientLimit > 0 && (this.perOwner.get(`client:${request.clientId}`) ?? 0) >= clientLimit) {
-      throw new AppError('tooManySessions', `Client ${request.clientId} already has ${clientLimit} open sessions; delete one (POST /delete_session) before creating another`);
-    }
-    const addressLimit = this.options.maxSessionsPerAddress ?? 0;
-    if (request.clientAddress !== undefined && addressLimit > 0 && (this.perOwner.get(`address:${request.clientAddress}`) ?? 0) >= addressLimit) {
-      throw new AppError('tooManySessions', `This address already has ${addressLimit} open sessions; delete one (POST /delete_session) before creating another`);
-    }
+    this.owners.check(request);
     const hasSlot = this.activeCount + this.releasingCount < this.options.maxActiveSessions && this.queue.length === 0;
     if (!hasSlot && this.queue.length >= this.options.maxQueuedSessions) {
       throw new AppError('capacityReached', `No capacity for new sessions: ${this.activeCount} active and ${this.queue.length} waiting; try again later`);
@@ -139,12 +127,7 @@ export class SessionManager {
       ...(this.options.logger ? { logger: this.options.logger } : {}),
     });
     this.sessions.set(id, session);
-    const owners = [
-      ...(request.clientId !== undefined ? [`client:${request.clientId}`] : []),
-      ...(request.clientAddress !== undefined ? [`address:${request.clientAddress}`] : []),
-    ];
-    for (const owner of owners) this.perOwner.set(owner, (this.perOwner.get(owner) ?? 0) + 1);
-    this.ownersOf.set(session, owners);
+    this.owners.add(session, request);
     this.record(session, 'created');
     if (hasSlot) {
       this.activate(session);
@@ -172,8 +155,8 @@ export class SessionManager {
    */
   estimatedWaitMs(session: Session): number | null {
     const position = this.queuePosition(session);
-    if (position === 0 || this.recentLifetimesMs.length === 0) return null;
-    const meanLifetime = this.recentLifetimesMs.reduce((sum, ms) => sum + ms, 0) / this.recentLifetimesMs.length;
+    const meanLifetime = this.slotLifetimes.meanMs();
+    if (position === 0 || meanLifetime === null) return null;
     return Math.round((position * meanLifetime) / this.options.maxActiveSessions);
   }
 
@@ -189,12 +172,12 @@ export class SessionManager {
     const session = this.sessions.get(id);
     if (!session) return false;
     this.sessions.delete(id);
-    this.forgetClient(session);
+    this.owners.remove(session);
     const queueIndex = this.queue.indexOf(session);
     const wasActive = queueIndex < 0 && session.state === 'active';
     if (queueIndex >= 0) this.queue.splice(queueIndex, 1);
     else if (wasActive) this.activeCount--;
-    if (wasActive && session.activatedAtMs !== null) this.rememberLifetime(this.options.clock.now() - session.activatedAtMs);
+    if (wasActive && session.activatedAtMs !== null) this.slotLifetimes.remember(this.options.clock.now() - session.activatedAtMs);
     const released = session.close(reason);
     this.record(session, reason === 'failed' ? 'failed' : reason);
     this.options.logger?.info({ sessionId: session.id, languagePair: session.languagePair, reason, ...session.summary() }, 'session ended');
@@ -209,11 +192,6 @@ export class SessionManager {
     }
     this.promote();
     return true;
-  }
-
-  private rememberLifetime(ms: number): void {
-    this.recentLifetimesMs.push(Math.max(0, ms));
-    if (this.recentLifetimesMs.length > RECENT_LIFETIMES) this.recentLifetimesMs.shift();
   }
 
   /**
@@ -293,7 +271,7 @@ export class SessionManager {
     } catch (error) {
       this.options.logger?.error({ err: error, sessionId: session.id }, 'opening the engine stream failed');
       this.sessions.delete(session.id);
-      this.forgetClient(session);
+      this.owners.remove(session);
       session.close('failed');
       this.record(session, 'failed');
       throw error;
@@ -310,15 +288,6 @@ export class SessionManager {
         // Logged in activate; the next waiting session gets the slot.
       }
     }
-  }
-
-  private forgetClient(session: Session): void {
-    for (const owner of this.ownersOf.get(session) ?? []) {
-      const count = this.perOwner.get(owner) ?? 0;
-      if (count <= 1) this.perOwner.delete(owner);
-      else this.perOwner.set(owner, count - 1);
-    }
-    this.ownersOf.delete(session);
   }
 
   private record(session: Session, event: SessionEvent['event']): void {
