@@ -13,7 +13,8 @@ import { RepeatedEvents } from './repeated-events.ts';
 import { closeCodes, type CloseCode } from '../protocol/close-codes.ts';
 import { encodeWsError, toAppError } from '../protocol/error-reply.ts';
 import { commonPrefixLength, deltaFrame, parseClientText, serverFrames } from '../protocol/ws-frames.ts';
-import type { CloseReason, Session, SessionSink } from '../sessions/session.ts';
+import type { Session } from '../sessions/session.ts';
+import type { CloseReason, SessionSink } from '../sessions/session-sink.ts';
 import type { SessionManager } from '../sessions/session-manager.ts';
 
 export interface StreamConnectionOptions {

@@ -4,32 +4,12 @@
  * keep-alive time stamps, and the connection ("sink") currently receiving its results.
  */
 import type { SessionLogger } from './session-logger.ts';
+import type { SessionSink, SessionState, CloseReason } from './session-sink.ts';
 import { AppError } from '../errors.ts';
 import type { ChunkResult, StreamListener, TranslationStream } from '../inference/translation-engine.ts';
 import type { Clock } from './clock.ts';
-import { DelayTracker } from '../evaluation/delay-tracker.ts';
-import { StreamClock } from '../evaluation/stream-clock.ts';
-
-export type SessionState = 'queued' | 'active' | 'closed';
-export type CloseReason = 'deleted' | 'expired' | 'shutdown' | 'failed';
-
-/** The connection side of a session (a WebSocket adapter); all calls are fire-and-forget. */
-export interface SessionSink {
-  /** The cumulative translation grew. Returns false if the connection can no longer send. */
-  sendTranslation(fullText: string): boolean;
-  /** A chunk failed; the session keeps working. */
-  sendError(error: AppError): void;
-  /** Buffered audio fell back under the high-water mark: reading may resume. */
-  resumeInput(): void;
-  /** The session left the queue and translates now. */
-  activated(): void;
-  /** The session ended; close the transport. */
-  sessionClosed(reason: CloseReason): void;
-  /** A newer connection took over this session. */
-  replaced(): void;
-  /** The server is shutting down: stop reading audio; results in flight still arrive. */
-  shuttingDown(): void;
-}
+import type { DelayTracker } from '../evaluation/delay-tracker.ts';
+import { SessionDelays } from './session-delays.ts';
 
 export interface SessionInit {
   id: string;
@@ -75,10 +55,7 @@ export class Session {
   private multiplier: number;
   private stream: TranslationStream | null = null;
   private sink: SessionSink | null = null;
-  private tracker: DelayTracker | null = null;
-  private streamClock: StreamClock;
-  /** Translation text that existed before evaluation was switched on (not attributed). */
-  private trackerBaseText = '';
+  private readonly delayRecords: SessionDelays;
   private queuedAudio: Float32Array[] = [];
   private queuedSamples = 0;
   private lastText = '';
@@ -100,7 +77,7 @@ export class Session {
     this.createdAtMs = init.clock.now();
     this.lastPingMs = this.createdAtMs;
     this.lastActivityMs = this.createdAtMs;
-    this.streamClock = new StreamClock(() => init.clock.now());
+    this.delayRecords = new SessionDelays({ sessionId: init.id, languagePair: init.languagePair, maxSegments: init.maxSegmentsPerSession, now: () => init.clock.now(), logger: init.logger });
     if (init.evaluationMode) this.enableEvaluation();
   }
 
@@ -111,10 +88,10 @@ export class Session {
     return this.multiplier;
   }
   get evaluationMode(): boolean {
-    return this.tracker !== null;
+    return this.delayRecords.tracker !== null;
   }
   get delays(): DelayTracker | null {
-    return this.tracker;
+    return this.delayRecords.tracker;
   }
   /** The cumulative translation so far. */
   get fullText(): string {
@@ -208,7 +185,7 @@ export class Session {
 
   private pushToStream(stream: TranslationStream, samples: Float32Array): boolean {
     const isBelowHighWater = stream.pushAudio(samples);
-    this.streamClock.markAudio(samples.length / 16);
+    this.delayRecords.markAudio(samples.length / 16);
     return isBelowHighWater;
   }
 
@@ -229,9 +206,7 @@ export class Session {
     this.queuedSamples = 0;
     this.lastText = '';
     this.deliveredText = '';
-    this.tracker?.reset();
-    this.trackerBaseText = '';
-    this.streamClock.reset();
+    this.delayRecords.reset();
   }
 
   /** Validates and applies a multiplier for the next chunk. Throws AppError('validationFailed'). */
@@ -247,9 +222,7 @@ export class Session {
 
   /** Starts delay tracking (idempotent); text translated before this is not attributed. */
   enableEvaluation(): void {
-    if (this.tracker) return;
-    this.tracker = new DelayTracker({ sessionId: this.id, languagePair: this.languagePair, maxSegments: this.init.maxSegmentsPerSession });
-    this.trackerBaseText = this.lastText;
+    this.delayRecords.enable(this.lastText);
   }
 
   /** Makes `sink` the receiver of results; the previous one is told it was replaced. */
@@ -304,24 +277,12 @@ export class Session {
 
   private onChunk(result: ChunkResult): void {
     this.chunkCount++;
-    this.recordDelays(result);
+    this.delayRecords.record(result);
     if (result.newText === '' || result.fullText === '') return;
     this.lastText = result.fullText;
     // A socket that is closing refuses the text; it is then sent on the next connection.
     if (this.sink?.sendTranslation(result.fullText)) this.deliveredText = result.fullText;
     this.init.logger?.debug({ sessionId: this.id, chunkIndex: result.chunkIndex, transcript: result.newText }, 'chunk translated');
-  }
-
-  private recordDelays(result: ChunkResult): void {
-    if (!this.tracker) return;
-    const base = this.trackerBaseText;
-    const fullText = base !== '' && result.fullText.startsWith(base) ? result.fullText.slice(base.length) : result.fullText;
-    try {
-      this.tracker.record({ ...result, fullText }, this.streamClock.elapsedMs());
-    } catch (error) {
-      // A tracking inconsistency must never break translation; it is visible in the logs.
-      this.init.logger?.warn({ err: error, sessionId: this.id, chunkIndex: result.chunkIndex }, 'delay tracking skipped a chunk');
-    }
   }
 
   private settleActivation(isActive: boolean): void {
