@@ -2,7 +2,7 @@
  * What /ray/stats, /metrics and placement read of the workers: each worker reports its own batch
  * queues, the engine sums them per model, and each device group's load.
  */
-import type { PhaseStats } from '../translation-engine.ts';
+import type { EngineStats, PhaseStats, WorkerStats } from '../translation-engine.ts';
 import type { DeviceLoad } from './observation.ts';
 import type { DeviceGroup } from './resident-backend.ts';
 
@@ -31,6 +31,37 @@ export function sumPhases(phases: readonly PhaseStats[]): PhaseStats {
   total.computeMsMean = total.batches > 0 ? total.computeMsTotal / total.batches : 0;
   total.waitMsMean = total.items > 0 ? waitMsTotal / total.items : 0;
   return total;
+}
+
+/** Each served model's batch statistics, summed over its workers (named model@group when there are several groups). */
+export function modelStatsOf(groups: readonly DeviceGroup[]): EngineStats['models'] {
+  const models: EngineStats['models'] = {};
+  for (const group of groups) {
+    for (const [model, pkg] of group.models) {
+      const perWorker = group.workers.flatMap((worker) => {
+        const stats = worker.modelStats().get(model);
+        return stats ? [stats] : [];
+      });
+      models[groups.length > 1 ? `${model}@${group.name}` : model] = {
+        languagePairs: Object.keys(pkg.manifest.languagePairs),
+        prefill: sumPhases(perWorker.flatMap((stats) => (stats.prefill ? [stats.prefill] : []))),
+        decode: sumPhases(perWorker.flatMap((stats) => (stats.decode ? [stats.decode] : []))),
+      };
+    }
+  }
+  return models;
+}
+
+/** Every worker: where it runs, what loaded, whether it is busy, how often it was replaced. */
+export function workerStatsOf(groups: readonly DeviceGroup[]): WorkerStats[] {
+  return groups.flatMap((group) => group.workers.map((worker) => ({
+    id: worker.index,
+    device: group.name,
+    provider: worker.info?.provider ?? 'unknown',
+    busy: worker.isBusy,
+    restarts: worker.restarts,
+    batchesRun: worker.batchesRun,
+  })));
 }
 
 /** Each device group's load, for placement and reports. */

@@ -11,12 +11,12 @@ import { AppError } from '../../errors.ts';
 import type { EngineOptions } from '../engine-options.ts';
 import type { BatchObservation, DeviceLoad, EngineObserver, PlacementOptions } from './observation.ts';
 import type { ModelPackage } from '../manifest.ts';
-import { discoverPackages } from './model-discovery.ts';
+import { choosePairServers, discoverPackages } from './model-discovery.ts';
 import { checkProviderFallbacks, planGroupMemory, runningGroupName } from './group-startup.ts';
 import type { WorkerFault, StepObservation } from '../messages.ts';
-import type { BatchingSettings, EngineStats, LanguagePairInfo, StreamListener, TranslationEngine, TranslationStream, WorkerStats } from '../translation-engine.ts';
+import type { BatchingSettings, EngineStats, LanguagePairInfo, StreamListener, TranslationEngine, TranslationStream } from '../translation-engine.ts';
 import { EngineStream } from '../translation-stream.ts';
-import { deviceLoadsOf, sumPhases } from './engine-stats.ts';
+import { deviceLoadsOf, modelStatsOf, workerStatsOf } from './engine-stats.ts';
 import { ResidentBackend, type DeviceGroup } from './resident-backend.ts';
 import type { WorkerData } from '../worker/worker-main.ts';
 import { WorkerHandle } from './worker-handle.ts';
@@ -27,7 +27,6 @@ export type { BatchObservation, DeviceLoad, EngineObserver, PlacementOptions, Pl
 const WORKER_SCRIPT = new URL('../worker/worker-main.ts', import.meta.url);
 
 export class Engine implements TranslationEngine {
-  private readonly pairToModel = new Map<string, ModelPackage>();
   private openStreamCount = 0;
   private chunksProcessed = 0;
   private chunkErrors = 0;
@@ -41,26 +40,11 @@ export class Engine implements TranslationEngine {
   private constructor(
     private readonly options: EngineOptions & PlacementOptions,
     private readonly groups: DeviceGroup[],
-    packages: ModelPackage[],
+    /** The package serving each language pair (choosePairServers). */
+    private readonly pairToModel: ReadonlyMap<string, ModelPackage>,
   ) {
     this.batching = { ...options.batching };
     this.groupChooser = new GroupChooser(options);
-    for (const pkg of packages) {
-      for (const pair of Object.keys(pkg.manifest.languagePairs)) {
-        const kept = this.pairToModel.get(pair);
-        if (kept) options.logger?.warn({ pair, model: pkg.manifest.name, kept: kept.manifest.name }, `language pair ${pair} is served by ${kept.manifest.name} and ${pkg.manifest.name}; keeping ${kept.manifest.name}`);
-        else this.pairToModel.set(pair, pkg);
-      }
-    }
-  }
-
-  /** The packages that serve some pair; a package whose every pair another one serves is not loaded at all. */
-  private servingPackages(packages: readonly ModelPackage[]): ModelPackage[] {
-    const serving = new Set(this.pairToModel.values());
-    for (const pkg of packages) {
-      if (!serving.has(pkg)) this.options.logger?.warn({ model: pkg.manifest.name, dir: pkg.dir }, `model ${pkg.manifest.name} is not loaded: other packages serve all its language pairs`);
-    }
-    return packages.filter((pkg) => serving.has(pkg));
   }
 
   /** Loads every package, starts the workers (they load the graphs) and resolves when all are ready. */
@@ -68,8 +52,8 @@ export class Engine implements TranslationEngine {
     validateBatchSettings(options.batching);
     const discovered = await discoverPackages(options);
     const groups: DeviceGroup[] = [];
-    const engine = new Engine(options, groups, discovered);
-    const packages = engine.servingPackages(discovered);
+    const { pairToModel, packages } = choosePairServers(discovered, options.logger);
+    const engine = new Engine(options, groups, pairToModel);
     try {
       for (const groupOptions of options.devices) {
         const served = packages.filter((pkg) => !groupOptions.languagePairs?.length || Object.keys(pkg.manifest.languagePairs).some((p) => groupOptions.languagePairs?.includes(p)));
@@ -275,32 +259,10 @@ export class Engine implements TranslationEngine {
   }
 
   stats(): EngineStats {
-    const models: EngineStats['models'] = {};
-    const many = this.groups.length > 1;
-    for (const group of this.groups) {
-      for (const [model, pkg] of group.models) {
-        const perWorker = group.workers.flatMap((worker) => {
-          const stats = worker.modelStats().get(model);
-          return stats ? [stats] : [];
-        });
-        models[many ? `${model}@${group.name}` : model] = {
-          languagePairs: Object.keys(pkg.manifest.languagePairs),
-          prefill: sumPhases(perWorker.flatMap((stats) => (stats.prefill ? [stats.prefill] : []))),
-          decode: sumPhases(perWorker.flatMap((stats) => (stats.decode ? [stats.decode] : []))),
-        };
-      }
-    }
-    const workers: WorkerStats[] = this.groups.flatMap((group) => group.workers.map((worker) => ({
-      id: worker.index,
-      device: group.name,
-      provider: worker.info?.provider ?? 'unknown',
-      busy: worker.isBusy,
-      restarts: worker.restarts,
-      batchesRun: worker.batchesRun,
-    })));
+    const workers = workerStatsOf(this.groups);
     return {
       batching: this.batchingSettings(),
-      models,
+      models: modelStatsOf(this.groups),
       workers,
       workerRestarts: workers.reduce((sum, worker) => sum + worker.restarts, 0),
       openStreams: this.openStreamCount,

@@ -25,3 +25,23 @@ export async function discoverPackages(options: EngineOptions): Promise<ModelPac
   return Promise.all(names.map((name) => loadModelPackage(join(root, name))));
 }
 
+
+/**
+ * The package serving each language pair: the first (in folder order) that serves it, the others
+ * said in a warning; and the packages to load — one whose every pair another serves is not loaded.
+ */
+export function choosePairServers(discovered: readonly ModelPackage[], logger?: EngineOptions['logger']): { pairToModel: Map<string, ModelPackage>; packages: ModelPackage[] } {
+  const pairToModel = new Map<string, ModelPackage>();
+  for (const pkg of discovered) {
+    for (const pair of Object.keys(pkg.manifest.languagePairs)) {
+      const kept = pairToModel.get(pair);
+      if (kept) logger?.warn({ pair, model: pkg.manifest.name, kept: kept.manifest.name }, `language pair ${pair} is served by ${kept.manifest.name} and ${pkg.manifest.name}; keeping ${kept.manifest.name}`);
+      else pairToModel.set(pair, pkg);
+    }
+  }
+  const serving = new Set(pairToModel.values());
+  for (const pkg of discovered) {
+    if (!serving.has(pkg)) logger?.warn({ model: pkg.manifest.name, dir: pkg.dir }, `model ${pkg.manifest.name} is not loaded: other packages serve all its language pairs`);
+  }
+  return { pairToModel, packages: discovered.filter((pkg) => serving.has(pkg)) };
+}
