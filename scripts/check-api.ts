@@ -1,25 +1,22 @@
 /**
  * End-to-end check of a running server: every route in both parameter styles (query string and
- * JSON body), the static assets, and one real WebSocket stream of a speech WAV that must come
- * back as translation frames. Prints one pass/fail line per check and `N passed, M failed`;
- * exits 0 only if everything passed.
+ * JSON body), the static assets, and a real WebSocket stream of a speech WAV over each protocol
+ * (/wss and the realtime one) that must come back as translation. Prints one pass/fail line per
+ * check and `N passed, M failed`; exits 0 only if everything passed.
  *
  *   npm run check-api -- --url http://127.0.0.1:8000 [--audio speech.wav] [--pair "English -> German"]
  *                        [--admin-token TOKEN]
  *
  * Reconfiguration checks restore the batching settings they found.
  */
-import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { BASE_FRAME_SAMPLES, openTranslationSocket } from '../src/client/translation-client.ts';
 import type { TranslationFrame, TranslationSocket } from '../src/client/translation-client.ts';
-import { decodeWav } from '../src/evaluation/wav.ts';
+import { ApiCheck, expect, withTimeout, type Json } from './check-api/harness.ts';
+import { openRealtimeTranslation } from '../src/client/realtime-client.ts';
+import { toPcm16 } from '../src/protocol/pcm16-audio.ts';
+import { speech } from './check-api/speech.ts';
 import { DEFAULT_LANGUAGE_PAIR, DEFAULT_SERVER_URL, parseCommandLine, SHARED_FLAGS_NOTE, usageError } from './command-line.ts';
 
-const run = promisify(execFile);
 const USAGE = `End-to-end check of a running server: every route in both parameter styles, the static
 assets and one real WebSocket stream. Prints one line per check and "N passed, M failed".
 
@@ -48,105 +45,17 @@ const timeoutMs = args['timeout-ms'] !== undefined ? Number(args['timeout-ms']) 
 if (!(timeoutMs > 0)) usageError('check-api', `--timeout must be a positive number of seconds, got "${args.timeout ?? args['timeout-ms']}"`);
 const adminHeaders: Record<string, string> = args['admin-token'] ? { authorization: `Bearer ${args['admin-token']}` } : {};
 
-let passed = 0;
-let failed = 0;
-
-async function check(name: string, body: () => Promise<string | void>): Promise<void> {
-  try {
-    const note = await body();
-    passed++;
-    console.log(`PASS  ${name}${note ? `  (${note})` : ''}`);
-  } catch (error) {
-    failed++;
-    console.log(`FAIL  ${name}: ${error instanceof Error ? error.message : String(error)}`);
-  }
-}
-
-function expect(condition: unknown, message: string): asserts condition {
-  if (!condition) throw new Error(message);
-}
-
-type Json = Record<string, unknown>;
-
-interface Reply {
-  status: number;
-  contentType: string;
-  json: Json;
-  text: string;
-}
-
-/** Sends a request; `query` goes to the URL, `body` as JSON (or a form when `form` is set). */
-async function call(method: string, path: string, options: { query?: Json; body?: Json; form?: Json; headers?: Record<string, string> } = {}): Promise<Reply> {
-  const url = new URL(base + path);
-  for (const [key, value] of Object.entries(options.query ?? {})) url.searchParams.set(key, String(value));
-  const headers: Record<string, string> = { ...options.headers };
-  let payload: string | undefined;
-  if (options.body) {
-    headers['content-type'] = 'application/json';
-    payload = JSON.stringify(options.body);
-  } else if (options.form) {
-    headers['content-type'] = 'application/x-www-form-urlencoded';
-    payload = new URLSearchParams(Object.entries(options.form).map(([k, v]) => [k, String(v)])).toString();
-  }
-  const response = await fetch(url, { method, headers, body: payload, signal: AbortSignal.timeout(30_000) });
-  const text = await response.text();
-  const contentType = response.headers.get('content-type') ?? '';
-  let json: Json = {};
-  if (contentType.includes('application/json')) {
-    const parsed: unknown = JSON.parse(text);
-    json = typeof parsed === 'object' && parsed !== null ? (parsed as Json) : { value: parsed };
-  }
-  return { status: response.status, contentType, json, text };
-}
-
-function expectJson(reply: Reply, status = 200): Json {
-  expect(reply.status === status, `HTTP ${reply.status}, expected ${status}: ${reply.text.slice(0, 200)}`);
-  expect(reply.contentType.includes('application/json'), `content type ${reply.contentType || '(none)'}`);
-  return reply.json;
-}
-
-/** Both parameter styles of one POST route. */
-async function bothStyles(name: string, path: string, params: Json, verify: (json: Json) => void, headers: Record<string, string> = {}): Promise<void> {
-  await check(`${name} (query string)`, async () => verify(expectJson(await call('POST', path, { query: params, headers }))));
-  await check(`${name} (JSON body)`, async () => verify(expectJson(await call('POST', path, { body: params, headers }))));
-}
+const api = new ApiCheck(base);
+const check = api.check.bind(api);
+const bothStyles = api.bothStyles.bind(api);
+const call = api.call.bind(api);
+const expectJson = api.expectJson.bind(api);
 
 async function createSession(style: 'query' | 'json', extra: Json = {}): Promise<string> {
   const params = { agent_type: 'InfiniSST', language_pair: pair, latency_multiplier: 2, client_id: `check_api_${style}`, ...extra };
   const json = expectJson(await call('POST', '/init', style === 'query' ? { query: params } : { body: params }));
   expect(typeof json.session_id === 'string' && json.session_id.length > 0, `no session_id: ${JSON.stringify(json)}`);
   return json.session_id;
-}
-
-/** 16 kHz mono speech: --wav, else espeak-ng + sox, else a synthesized vowel-like signal. */
-async function speech(): Promise<{ samples: Float32Array; source: string }> {
-  const toMono16k = (bytes: Uint8Array): Float32Array => {
-    const wav = decodeWav(bytes);
-    if (wav.sampleRateHz === 16_000) return wav.samples;
-    const out = new Float32Array(Math.floor((wav.samples.length * 16_000) / wav.sampleRateHz));
-    const step = wav.sampleRateHz / 16_000;
-    for (let i = 0; i < out.length; i++) out[i] = wav.samples[Math.floor(i * step)] ?? 0;
-    return out;
-  };
-  if (args.audio) return { samples: toMono16k(await readFile(args.audio)), source: args.audio };
-  const dir = await mkdtemp(join(tmpdir(), 'check-api-'));
-  try {
-    const raw = join(dir, 'raw.wav');
-    const wav = join(dir, 'speech.wav');
-    const text = 'Good morning everyone. Today we talk about simultaneous speech translation, which translates while the speaker is still talking.';
-    await run('espeak-ng', ['-v', 'en-us', '-s', '150', '-w', raw, text]);
-    await run('sox', [raw, '-r', '16000', '-c', '1', '-b', '16', wav]);
-    return { samples: toMono16k(await readFile(wav)), source: 'espeak-ng' };
-  } catch {
-    const samples = new Float32Array(16_000 * 8);
-    for (let i = 0; i < samples.length; i++) {
-      const t = i / 16_000;
-      samples[i] = 0.3 * Math.sin(2 * Math.PI * 140 * t) * (0.6 + 0.4 * Math.sin(2 * Math.PI * 3 * t)) + 0.1 * Math.sin(2 * Math.PI * 700 * t);
-    }
-    return { samples, source: 'synthesized (espeak-ng/sox unavailable)' };
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
 }
 
 interface SocketRun {
@@ -235,7 +144,7 @@ async function main(): Promise<void> {
     expect(result.closeCode === 4000, `close code ${String(result.closeCode)}`);
   });
   await check(`WS /wss/{id}: speech WAV → translation frames (${pair})`, async () => {
-    const audio = await speech();
+    const audio = await speech(args.audio);
     const frameSamples = BASE_FRAME_SAMPLES * 2;
     const result = await openSocket(
       jsonId,
@@ -256,6 +165,25 @@ async function main(): Promise<void> {
     expect(translations.length > 0, 'no translation frame');
     return `${audio.source}, ${translations.length} frames, last: ${JSON.stringify(translations[translations.length - 1]?.slice(0, 60))}`;
   });
+
+  await check(`WS /v1/realtime/translations: speech → transcript deltas, session.close → session.closed (${pair})`, async () => {
+    const audio = await speech(args.audio);
+    const pcm = toPcm16(audio.samples, 16_000, 24_000);
+    const errors: string[] = [];
+    const realtime = openRealtimeTranslation(base, pair, { onEvent: (event) => void (event.type === 'error' && errors.push(JSON.stringify(event.error))) }, args['admin-token'] ? { apiKey: args['admin-token'] } : {});
+    try {
+      const created = await withTimeout(realtime.created, timeoutMs, 'session.created');
+      expect((created.session as { infinisst?: { language_pair?: string } }).infinisst?.language_pair === pair, `session ${JSON.stringify(created.session).slice(0, 200)}`);
+      for (let offset = 0; offset < pcm.length; offset += 9_600) realtime.append(pcm.subarray(offset, offset + 9_600));
+      await withTimeout(realtime.finish(), timeoutMs, 'session.closed');
+      expect(errors.length === 0, `errors: ${errors.join(' | ')}`);
+      expect(realtime.text.length > 0, 'no transcript delta');
+      return `${audio.source}, last: ${JSON.stringify(realtime.text.slice(-60))}`;
+    } finally {
+      realtime.terminate();
+    }
+  });
+  await check('GET /v1/realtime?model=… (a conversation session) → 422', async () => void expectJson(await call('GET', '/v1/realtime', { query: { model: 'gpt-realtime' }, headers: adminHeaders }), 422));
 
   await check('GET /session_delays/{id}', async () => {
     const json = expectJson(await call('GET', `/session_delays/${encodeURIComponent(jsonId)}`, { query: { include_details: true } }));
@@ -327,12 +255,12 @@ async function main(): Promise<void> {
   await check('POST /ping after delete → "Invalid session ID"', async () =>
     expect(expectJson(await call('POST', '/ping', { body: { session_id: queryId } })).error === 'Invalid session ID', 'session still alive'));
 
-  console.log(`${passed} passed, ${failed} failed`);
-  process.exitCode = failed === 0 ? 0 : 1;
+  console.log(`${api.passed} passed, ${api.failed} failed`);
+  process.exitCode = api.failed === 0 ? 0 : 1;
 }
 
 main().catch((error: unknown) => {
   console.log(`FAIL  check-api crashed: ${error instanceof Error ? error.message : String(error)}`);
-  console.log(`${passed} passed, ${failed + 1} failed`);
+  console.log(`${api.passed} passed, ${api.failed + 1} failed`);
   process.exitCode = 1;
 });

@@ -21,7 +21,7 @@ import { resolve } from 'node:path';
 import { BASE_FRAME_SAMPLES, createSession, deleteSession, openTranslationSocket, ping as pingSession } from '../src/client/translation-client.ts';
 import type { TranslationSocket } from '../src/client/translation-client.ts';
 import { decodeWav } from '../src/evaluation/wav.ts';
-import { Pcm16RateConverter } from '../src/protocol/pcm16-audio.ts';
+import { toPcm16 } from '../src/protocol/pcm16-audio.ts';
 import { runRealtimeSession, type SessionResult } from './load/realtime-session.ts';
 import { DEFAULT_LANGUAGE_PAIR, DEFAULT_SERVER_URL, parseCommandLine, SHARED_FLAGS_NOTE, usageError } from './command-line.ts';
 
@@ -91,18 +91,6 @@ async function speechAudio(): Promise<Float32Array> {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** The speech as a realtime client sends it: 24 kHz PCM16. */
-function toPcm24k(audio: Float32Array): Buffer {
-  const pcm16k = Buffer.alloc(audio.length * 2);
-  audio.forEach((sample, index) => pcm16k.writeInt16LE(Math.round(Math.max(-1, Math.min(1, sample)) * 32767), index * 2));
-  const converter = new Pcm16RateConverter(16_000, 24_000);
-  const parts = [converter.push(pcm16k), converter.finish()];
-  const samples = parts.flatMap((part) => [...part]);
-  const out = Buffer.alloc(samples.length * 2);
-  samples.forEach((sample, index) => out.writeInt16LE(Math.round(sample * 32767), index * 2));
-  return out;
-}
 
 async function runSession(index: number, audio: Float32Array, pcm24k: Buffer | null): Promise<SessionResult> {
   if (pcm24k) {
@@ -240,7 +228,7 @@ async function main(): Promise<void> {
   const progress = setInterval(() => {
     console.log(`  … ${((performance.now() - startedAt) / 1000).toFixed(0)} s: ${finished}/${sessionCount} sessions finished`);
   }, 10_000);
-  const pcm24k = protocol === 'realtime' ? toPcm24k(audio) : null;
+  const pcm24k = protocol === 'realtime' ? toPcm16(audio, 16_000, 24_000) : null;
   const results = await Promise.all(Array.from({ length: sessionCount }, (_, i) => runSession(i, audio, pcm24k).finally(() => finished++)));
   clearInterval(progress);
   clearInterval(sampler);

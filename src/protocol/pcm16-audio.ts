@@ -158,3 +158,21 @@ export class Pcm16RateConverter {
     return Float32Array.from(out);
   }
 }
+
+/** Float samples at `fromRateHz` as PCM16 bytes at `toRateHz` (what a realtime client sends: 24 kHz). */
+export function toPcm16(samples: Float32Array, fromRateHz: number, toRateHz: number): Buffer {
+  const input = Buffer.alloc(samples.length * 2);
+  samples.forEach((sample, index) => input.writeInt16LE(Math.round(Math.max(-1, Math.min(1, sample)) * 32767), index * 2));
+  if (fromRateHz === toRateHz) return input;
+  const converter = new Pcm16RateConverter(fromRateHz, toRateHz);
+  const parts = [converter.push(input), converter.finish()];
+  const out = Buffer.alloc(parts.reduce((sum, part) => sum + part.length, 0) * 2);
+  let offset = 0;
+  for (const part of parts) {
+    for (const sample of part) {
+      out.writeInt16LE(Math.round(sample * 32767), offset);
+      offset += 2;
+    }
+  }
+  return out;
+}

@@ -22,6 +22,7 @@ test('npm run check-api passes against the server at its defaults', async (t) =>
   });
   assert.match(stdout, /^(\d+) passed, 0 failed$/m, stdout);
   assert.match(stdout, /^PASS {2}WS \/wss/m, 'the stream check ran');
+  assert.match(stdout, /^PASS {2}WS \/v1\/realtime\/translations/m, 'the realtime stream check ran');
   const passed = Number(/^(\d+) passed/m.exec(stdout)?.[1]);
   assert.ok(passed >= 40, `only ${passed} checks ran`);
 });
