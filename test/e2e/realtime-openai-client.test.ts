@@ -52,15 +52,22 @@ async function speechPcm24k(): Promise<Buffer> {
   return pcm;
 }
 
+type AnyEvent = { type: string; [key: string]: unknown };
+
+/** Resolves when `socket` (ws, or the SDK's adapter of it) is open; rejects on its first error. */
+function opened(socket: { once(event: string, listener: (...args: unknown[]) => void): unknown }): Promise<void> {
+  return new Promise((resolve, reject) => {
+    socket.once('open', () => resolve());
+    socket.once('error', reject);
+  });
+}
+
 /** The translation /wss gives for `samples` at latency ×2 (the realtime default). */
 async function wssTranslation(app: Awaited<ReturnType<typeof startTlsServer>>['app'], port: number, ca: Buffer, samples: Float32Array): Promise<string> {
   const id = await createSession(app, { language_pair: 'English -> German', latency_multiplier: '2' });
   const socket = new WebSocket(`wss://localhost:${port}/wss/${encodeURIComponent(id)}`, { ca });
   const frames = new FrameCollector(socket);
-  await new Promise<void>((resolve, reject) => {
-    socket.once('open', () => resolve());
-    socket.once('error', reject);
-  });
+  await opened(socket);
   for (let offset = 0; offset < samples.length; offset += 30_720) socket.send(samples.slice(offset, offset + 30_720));
   socket.send('EOF');
   await frames.waitFor((frame) => frame.startsWith('PROCESSING_COMPLETE'));
@@ -73,15 +80,11 @@ test('the official openai realtime translation client gets deltas while it strea
   const pcm = await speechPcm24k();
   const client = new OpenAI({ apiKey: 'any-key-the-open-server-ignores', baseURL: `https://localhost:${port}/v1` });
   const connection = await OpenAIRealtimeTranslationWS.create(client, { model: 'English -> German', options: { ca } });
-  type AnyEvent = { type: string; [key: string]: unknown };
   const events: AnyEvent[] = [];
   const errors: Error[] = [];
   connection.on('event', (event) => events.push(event as unknown as AnyEvent));
   connection.on('error', (error) => errors.push(error));
-  await new Promise<void>((resolve, reject) => {
-    connection.socket.platformSocket.once('open', () => resolve());
-    connection.socket.platformSocket.once('error', reject);
-  });
+  await opened(connection.socket.platformSocket);
 
   const deltas = () => events.filter((event) => event.type === 'session.output_transcript.delta');
   const appendBytes = 24_000 * 2 / 5; // 200 ms
@@ -122,15 +125,11 @@ test('the official openai realtime client in a transcription session: deltas per
   const pcm = await speechPcm24k();
   const client = new OpenAI({ apiKey: 'any-key-the-open-server-ignores', baseURL: `https://localhost:${port}/v1` });
   const rt = await OpenAIRealtimeWS.create(client, { intent: 'transcription', options: { ca } });
-  type AnyEvent = { type: string; [key: string]: unknown };
   const events: AnyEvent[] = [];
   const errors: Error[] = [];
   rt.on('event', (event) => events.push(event as unknown as AnyEvent));
   rt.on('error', (error) => errors.push(error));
-  await new Promise<void>((resolve, reject) => {
-    rt.socket.once('open', () => resolve());
-    rt.socket.once('error', reject);
-  });
+  await opened(rt.socket);
   const waitFor = async (predicate: (event: AnyEvent) => boolean): Promise<AnyEvent> => {
     const deadline = Date.now() + 60_000;
     while (!events.some(predicate) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
